@@ -1,0 +1,30 @@
+# Fine-tune ImageNet MobileNetV2 on fruit30 (the course's lesson-3 job).
+#   mim train mmpretrain configs/mobilenet-v2_fruit.py
+# The base schedule is written for 8 GPUs x 32 images (lr 0.045);
+# auto_scale_lr rescales it to the real batch: 0.005625 on 1 GPU x 32.
+_base_ = 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py'
+
+custom_imports = dict(imports=['fruit_ext'], allow_failed_imports=False)
+
+# ---- data: fruit30 instead of ImageNet (pipelines unchanged) ----
+data_root = 'data/fruit30_split'
+data_preprocessor = dict(num_classes=30)
+train_dataloader = dict(dataset=dict(type='Fruit30', data_root=data_root))
+val_dataloader = dict(dataset=dict(type='Fruit30', data_root=data_root))
+test_dataloader = val_dataloader
+
+# ---- model: 30-way head, ImageNet weights (the 1000-way fc is dropped) ----
+model = dict(head=dict(num_classes=30))
+load_from = ('https://download.openmmlab.com/mmclassification/v0/'
+             'mobilenet_v2/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth')
+
+# ---- schedule: fine-tuning, not 300 epochs from scratch ----
+train_cfg = dict(max_epochs=20, val_interval=1)
+param_scheduler = dict(step_size=5, gamma=0.5)
+auto_scale_lr = dict(enable=True, base_batch_size=256)
+
+# ---- runtime ----
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
+custom_hooks = [dict(type='LRScalingLogHook')]

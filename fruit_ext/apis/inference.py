@@ -1,0 +1,92 @@
+"""Inference the way the course (mmcls 0.x) did it, on mmpretrain 1.x."""
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.model import BaseModel
+from mmpretrain.apis import get_model
+from mmpretrain.structures import DataSample
+from mmpretrain.visualization import UniversalVisualizer
+from modelindex.models.Model import Model
+
+from ..visualization import display_labels
+
+
+def init_model(config: Union[str, Config],
+               checkpoint: Optional[str] = None,
+               device: Union[str, torch.device] = 'cpu',
+               **kwargs) -> BaseModel:
+    """Build a classifier from a config and load a checkpoint.
+
+    The model carries the task metadata that :func:`mmpretrain.inference_model`
+    needs, so ``inference_model(init_model(cfg, ckpt), 'apple.jpg')`` works.
+
+    Args:
+        config: Config file path or :class:`Config`.
+        checkpoint: Checkpoint to load; its ``dataset_meta`` gives the class
+            names. None keeps random weights.
+        device: Device to put the model on.
+        **kwargs: Model config overrides, as for :func:`mmpretrain.get_model`.
+
+    Returns:
+        The model in eval mode.
+    """
+    if isinstance(config, str):
+        config = Config.fromfile(config)
+    model = get_model(
+        config, pretrained=checkpoint or False, device=device, **kwargs)
+    model._metainfo = Model(
+        name=config.filename or 'fruit_ext-model',
+        config=config.filename,
+        weights=checkpoint,
+        results=[
+            dict(Task='Image Classification', Dataset='custom', Metrics={})
+        ])
+    model.eval()
+    return model
+
+
+def show_result_pyplot(model: BaseModel,
+                       img: Union[str, np.ndarray],
+                       result: dict,
+                       out_file: Optional[str] = None,
+                       show: bool = False,
+                       wait_time: float = 0,
+                       resize: Optional[int] = None) -> np.ndarray:
+    """Draw a prediction on the image, as mmcls 0.x's helper did.
+
+    Class names are drawn with a CJK font when one is installed, otherwise
+    with their English aliases.
+
+    Args:
+        model: The model (its ``dataset_meta`` gives class names and aliases).
+        img: Image path or RGB array.
+        result: Output of :func:`mmpretrain.inference_model`.
+        out_file: Where to write the picture (PNG/JPEG); not written if None.
+        show: Open a window with the picture.
+        wait_time: Seconds to keep the window open.
+        resize: Resize the short edge of the picture to this size first.
+
+    Returns:
+        The drawn picture, RGB.
+    """
+    import mmcv
+    image = mmcv.imread(img, channel_order='rgb') if isinstance(img, str) \
+        else img
+    meta = getattr(model, 'dataset_meta', None) or {}
+    classes = meta.get('classes') or [result.get('pred_class', '')]
+    labels, font = display_labels(classes, meta.get('aliases'))
+    sample = DataSample().set_pred_score(torch.as_tensor(
+        result['pred_scores'])).set_pred_label(int(result['pred_label']))
+    text_cfg = dict(font_properties=font) if font is not None else {}
+    visualizer = UniversalVisualizer()
+    return visualizer.visualize_cls(
+        image,
+        sample,
+        classes=labels,
+        resize=resize,
+        text_cfg=text_cfg,
+        show=show,
+        wait_time=wait_time,
+        out_file=out_file)

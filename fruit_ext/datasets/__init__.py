@@ -1,0 +1,8 @@
+"""Datasets and their metadata."""
+from .categories import FRUIT30_ALIASES, FRUIT30_CLASSES, alias_for
+from .fruit30 import IMG_EXTENSIONS, Fruit30
+
+__all__ = [
+    'Fruit30', 'FRUIT30_CLASSES', 'FRUIT30_ALIASES', 'alias_for',
+    'IMG_EXTENSIONS'
+]

@@ -1,0 +1,2 @@
+"""Version of fruit_ext."""
+__version__ = '0.1.0'

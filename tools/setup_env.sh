@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create ./.venv and install fruit_ext with a working OpenMMLab stack.
+# Idempotent: a second run with unchanged requirements only checks imports.
+#   bash tools/setup_env.sh            (PYTHON=python3.11 to pick the interpreter)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+VENV="${VENV:-.venv}"
+STAMP="$VENV/.fruit_ext_stamp"
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PY="$VENV/bin/python"
+PIP=("$PY" -m pip install --disable-pip-version-check -q)
+
+want="$(cat requirements/*.txt setup.py | sha256sum | cut -c1-16)"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] \
+   && "$PY" -c "import fruit_ext, mim, pytest" 2>/dev/null; then
+  echo "[setup] $VENV is up to date"
+  exit 0
+fi
+
+echo "[setup] installing torch, mmengine, mmpretrain into $VENV (about 1-2 min)"
+"${PIP[@]}" -r requirements/runtime.txt
+# mmcv-lite only when no mmcv (full or lite) is present: never two copies.
+"$PY" -c "import mmcv" 2>/dev/null || "${PIP[@]}" -r requirements/mminstall.txt
+# openmim without its opendatalab chain (it pins setuptools~=60 and breaks torch).
+"${PIP[@]}" --no-deps "$(grep -m1 '^openmim' requirements/mim.txt)"
+"${PIP[@]}" $(grep -v '^#' requirements/mim.txt | grep -v '^openmim' | tr '\n' ' ')
+"${PIP[@]}" -r requirements/tests.txt
+"${PIP[@]}" --no-deps -e .
+"$PY" -c "import fruit_ext, mim; print('[setup] fruit_ext', fruit_ext.__version__, 'ready')"
+echo "$want" > "$STAMP"
