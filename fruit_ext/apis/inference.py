@@ -60,7 +60,8 @@ def show_result_pyplot(model: BaseModel,
     with their English aliases.
 
     Args:
-        model: The model (its ``dataset_meta`` gives class names and aliases).
+        model: The model from :func:`init_model` (its dataset metadata gives
+            class names and aliases).
         img: Image path or RGB array.
         result: Output of :func:`mmpretrain.inference_model`.
         out_file: Where to write the picture (PNG/JPEG); not written if None.
@@ -74,7 +75,8 @@ def show_result_pyplot(model: BaseModel,
     import mmcv
     image = mmcv.imread(img, channel_order='rgb') if isinstance(img, str) \
         else img
-    meta = getattr(model, 'dataset_meta', None) or {}
+    meta = getattr(model, '_dataset_meta', None) or getattr(
+        model, 'dataset_meta', None) or {}
     classes = meta.get('classes') or [result.get('pred_class', '')]
     labels, font = display_labels(classes, meta.get('aliases'))
     sample = DataSample().set_pred_score(torch.as_tensor(
