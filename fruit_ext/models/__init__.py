@@ -1,0 +1,2 @@
+"""Model components registered in mmpretrain's ``MODELS``."""
+from .heads import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+"""Classification heads."""
+__all__ = []
