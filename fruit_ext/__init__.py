@@ -16,8 +16,9 @@ from . import compat
 
 compat.apply_all()
 
-from . import apis, datasets, engine, models, visualization  # noqa: E402
+from . import apis, datasets, engine, evaluation, models, visualization  # noqa: E402,E501
 from .version import __version__  # noqa: E402
 
-__all__ = ['apis', 'compat', 'datasets', 'engine', 'models', 'visualization',
+__all__ = ['apis', 'compat', 'datasets', 'engine', 'evaluation', 'models',
+           'visualization',
            '__version__']

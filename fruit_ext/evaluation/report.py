@@ -1,0 +1,240 @@
+"""Per-class evaluation report: a CSV, a confusion matrix and worst mistakes.
+
+Used by :class:`fruit_ext.engine.hooks.EvalReportHook` after each validation
+and by ``tools/analysis/eval_report.py`` on saved predictions. Class names are
+drawn with :func:`fruit_ext.visualization.display_labels`: Chinese names with
+a CJK font when one is installed, English aliases otherwise.
+"""
+import csv
+import math
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image, UnidentifiedImageError
+
+from ..datasets.categories import alias_for
+from ..visualization import display_labels
+
+CSV_NAME = 'per_class.csv'
+CONFUSION_NAME = 'confusion_matrix.png'
+MISTAKES_NAME = 'worst_mistakes.png'
+
+
+def _check_inputs(pred_scores: np.ndarray, gt_labels: np.ndarray,
+                  img_paths: Sequence[str], classes: Sequence[str],
+                  aliases: Optional[Sequence[str]]) -> None:
+    if pred_scores.ndim != 2 or pred_scores.shape[1] != len(classes):
+        raise ValueError(
+            f'write_eval_report: pred_scores must have shape (N, '
+            f'{len(classes)}) for {len(classes)} classes, got '
+            f'{pred_scores.shape}.')
+    if gt_labels.shape != (pred_scores.shape[0], ):
+        raise ValueError(
+            f'write_eval_report: gt_labels must have shape '
+            f'({pred_scores.shape[0]},) to match pred_scores, got '
+            f'{gt_labels.shape}.')
+    if len(img_paths) != pred_scores.shape[0]:
+        raise ValueError(
+            f'write_eval_report: {len(img_paths)} img_paths for '
+            f'{pred_scores.shape[0]} predictions.')
+    if gt_labels.size and (gt_labels.min() < 0
+                           or gt_labels.max() >= len(classes)):
+        raise ValueError(
+            f'write_eval_report: gt_labels must lie in [0, {len(classes)}), '
+            f'got values from {gt_labels.min()} to {gt_labels.max()}.')
+    if aliases is not None and len(aliases) != len(classes):
+        raise ValueError(
+            f'write_eval_report: {len(aliases)} aliases for {len(classes)} '
+            'classes.')
+
+
+def confusion_matrix(pred_labels: np.ndarray, gt_labels: np.ndarray,
+                     num_classes: int) -> np.ndarray:
+    """Count matrix: rows are true classes, columns predicted classes.
+
+    Args:
+        pred_labels: (N,) predicted class indices.
+        gt_labels: (N,) true class indices.
+        num_classes: C.
+
+    Returns:
+        (C, C) int64 counts.
+    """
+    flat = gt_labels.astype(np.int64) * num_classes + pred_labels
+    return np.bincount(flat, minlength=num_classes**2).reshape(
+        num_classes, num_classes)
+
+
+def per_class_metrics(matrix: np.ndarray) -> Dict[str, np.ndarray]:
+    """Precision, recall, F1 and support of each class, in percent.
+
+    A class never predicted (or never present) gets 0, as in
+    ``sklearn.metrics.precision_recall_fscore_support(zero_division=0)``.
+
+    Args:
+        matrix: (C, C) confusion matrix, rows true, columns predicted.
+
+    Returns:
+        Dict with 'precision', 'recall', 'f1' (percent) and 'support'.
+    """
+    hits = np.diag(matrix).astype(np.float64)
+    predicted = matrix.sum(axis=0)
+    support = matrix.sum(axis=1)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits),
+                          where=predicted > 0)
+    recall = np.divide(hits, support, out=np.zeros_like(hits),
+                       where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(hits),
+                   where=denom > 0)
+    return dict(precision=precision * 100, recall=recall * 100, f1=f1 * 100,
+                support=support)
+
+
+def _write_csv(path: str, classes: Sequence[str], aliases: Sequence[str],
+               metrics: Dict[str, np.ndarray]) -> None:
+    with open(path, 'w', newline='', encoding='utf-8') as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            ['class', 'alias', 'precision', 'recall', 'f1', 'support'])
+        for index, name in enumerate(classes):
+            writer.writerow([
+                name, aliases[index],
+                f"{metrics['precision'][index]:.2f}",
+                f"{metrics['recall'][index]:.2f}",
+                f"{metrics['f1'][index]:.2f}",
+                int(metrics['support'][index])
+            ])
+        present = metrics['support'] > 0
+        writer.writerow([
+            'macro avg', 'macro avg',
+            f"{metrics['precision'][present].mean():.2f}",
+            f"{metrics['recall'][present].mean():.2f}",
+            f"{metrics['f1'][present].mean():.2f}",
+            int(metrics['support'].sum())
+        ])
+
+
+def _save(figure: Figure, path: str) -> None:
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=100)
+
+
+def _draw_confusion(path: str, matrix: np.ndarray, labels: List[str],
+                    font) -> None:
+    num = len(labels)
+    side = max(4.0, 0.32 * num + 2.5)
+    figure = Figure(figsize=(side + 1, side), layout='constrained')
+    axes = figure.add_subplot()
+    rows = matrix.sum(axis=1, keepdims=True)
+    normalised = np.divide(matrix, rows, out=np.zeros(matrix.shape),
+                           where=rows > 0)
+    image = axes.imshow(normalised, cmap='Blues', vmin=0, vmax=1)
+    figure.colorbar(image, ax=axes, fraction=0.046, label='share of true class')
+    ticks = np.arange(num)
+    axes.set_xticks(ticks, labels, rotation=90, fontproperties=font,
+                    fontsize=8)
+    axes.set_yticks(ticks, labels, fontproperties=font, fontsize=8)
+    axes.set_xlabel('predicted')
+    axes.set_ylabel('true')
+    if num <= 30:
+        for (row, col), count in np.ndenumerate(matrix):
+            if count:
+                axes.text(col, row, str(count), ha='center', va='center',
+                          fontsize=6, color='white'
+                          if normalised[row, col] > 0.5 else 'black')
+    axes.set_title(f'Confusion matrix ({int(matrix.sum())} images, '
+                   f'{np.trace(matrix) / max(matrix.sum(), 1):.1%} correct)')
+    _save(figure, path)
+
+
+def _load_thumbnail(path: str, size: int = 160) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            image = image.convert('RGB')
+            image.thumbnail((size, size))
+            return np.asarray(image)
+    except (OSError, UnidentifiedImageError) as error:
+        raise ValueError(f'write_eval_report: cannot read image {path}: '
+                         f'{error}') from error
+
+
+def _draw_mistakes(path: str, pred_scores: np.ndarray, gt_labels: np.ndarray,
+                   img_paths: Sequence[str], labels: List[str], font,
+                   num_mistakes: int) -> None:
+    pred_labels = pred_scores.argmax(axis=1)
+    wrong = np.flatnonzero(pred_labels != gt_labels)
+    confidence = pred_scores[wrong, pred_labels[wrong]]
+    worst = wrong[np.argsort(-confidence, kind='stable')][:num_mistakes]
+    cols = min(4, max(len(worst), 1))
+    rows = max(math.ceil(len(worst) / cols), 1)
+    figure = Figure(figsize=(3 * cols, 3.3 * rows), layout='constrained')
+    if not len(worst):
+        axes = figure.add_subplot()
+        axes.axis('off')
+        axes.text(0.5, 0.5, 'No mistakes', ha='center', va='center',
+                  fontsize=16)
+    for slot, index in enumerate(worst):
+        axes = figure.add_subplot(rows, cols, slot + 1)
+        axes.imshow(_load_thumbnail(img_paths[index]))
+        axes.axis('off')
+        pred = pred_labels[index]
+        axes.set_title(
+            f'true: {labels[gt_labels[index]]}\n'
+            f'pred: {labels[pred]} ({pred_scores[index, pred]:.2f})',
+            fontproperties=font, fontsize=10, color='firebrick')
+    figure.suptitle(f'Worst mistakes: {len(worst)} of {len(wrong)} wrong, '
+                    'most confident first')
+    _save(figure, path)
+
+
+def write_eval_report(pred_scores: np.ndarray,
+                      gt_labels: np.ndarray,
+                      img_paths: Sequence[str],
+                      classes: Sequence[str],
+                      out_dir: str,
+                      aliases: Optional[Sequence[str]] = None,
+                      num_mistakes: int = 16) -> Dict[str, str]:
+    """Write the per-class CSV, the confusion matrix and the mistakes grid.
+
+    Args:
+        pred_scores: (N, C) class probabilities (or any scores; the arg-max is
+            the prediction and the score of the predicted class ranks the
+            mistakes).
+        gt_labels: (N,) true class indices.
+        img_paths: N image files, shown in the mistakes grid.
+        classes: C class names (Chinese names are drawn with a CJK font when
+            one is installed, else replaced by ``aliases``).
+        out_dir: Folder to write into (created if missing).
+        aliases: C English names; looked up with
+            :func:`fruit_ext.datasets.alias_for` when None.
+        num_mistakes: Most confident wrong predictions to show.
+
+    Returns:
+        Paths written: keys 'csv', 'confusion_matrix', 'mistakes'.
+
+    Raises:
+        ValueError: Inconsistent shapes or labels, or an unreadable image
+            (named in the message).
+    """
+    pred_scores = np.asarray(pred_scores, dtype=np.float64)
+    gt_labels = np.asarray(gt_labels).astype(np.int64)
+    _check_inputs(pred_scores, gt_labels, img_paths, classes, aliases)
+    labels, font = display_labels(classes, aliases)
+    if aliases is None:
+        aliases = [alias_for(name) for name in classes]
+    os.makedirs(out_dir, exist_ok=True)
+    paths = dict(csv=osp.join(out_dir, CSV_NAME),
+                 confusion_matrix=osp.join(out_dir, CONFUSION_NAME),
+                 mistakes=osp.join(out_dir, MISTAKES_NAME))
+    matrix = confusion_matrix(pred_scores.argmax(axis=1), gt_labels,
+                              len(classes))
+    _write_csv(paths['csv'], classes, aliases, per_class_metrics(matrix))
+    _draw_confusion(paths['confusion_matrix'], matrix, labels, font)
+    _draw_mistakes(paths['mistakes'], pred_scores, gt_labels, img_paths,
+                   labels, font, num_mistakes)
+    return paths
