@@ -38,6 +38,11 @@ setup(
     long_description=open(osp.join(HERE, 'README.md'), encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+    # The model index and the configs it names (.mim/configs links to
+    # configs/), so model names resolve in wheels too.
+    package_data={'fruit_ext': ['.mim/model-index.yml',
+                                '.mim/configs/**/*.py',
+                                '.mim/configs/**/*.yml']},
     python_requires='>=3.9',
     # mmcv is deliberately not here: mmcv-lite and a full mmcv both provide
     # the `mmcv` module, so pick one with the extra `lite` (or set_up_env.sh).

@@ -1,0 +1,103 @@
+"""Turn command-line inputs into image files, and read them without crashing.
+
+An input is an image file, a folder (searched recursively), a glob pattern or
+a text file listing one image path per line (relative paths are taken from
+the list's folder).
+"""
+import glob
+import os
+import os.path as osp
+from typing import List, Sequence, Tuple
+
+import mmcv
+import numpy as np
+
+from ..datasets import IMG_EXTENSIONS
+
+LIST_EXTENSIONS = ('.txt', '.lst')
+
+#: (path, what is wrong with it)
+Problem = Tuple[str, str]
+
+
+def _is_image_name(path: str) -> bool:
+    return path.lower().endswith(IMG_EXTENSIONS)
+
+
+def _from_folder(folder: str) -> List[str]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        found.extend(
+            osp.join(root, name) for name in sorted(files)
+            if _is_image_name(name))
+    return found
+
+
+def _from_list(list_file: str) -> List[str]:
+    base = osp.dirname(list_file)
+    with open(list_file, encoding='utf-8') as file:
+        lines = [line.strip() for line in file]
+    return [line if osp.isabs(line) else osp.join(base, line)
+            for line in lines if line and not line.startswith('#')]
+
+
+def collect_images(inputs: Sequence[str]) -> Tuple[List[str], List[Problem]]:
+    """Expand inputs into a de-duplicated list of image paths.
+
+    Args:
+        inputs: Image files, folders, glob patterns or ``.txt`` path lists.
+
+    Returns:
+        (image paths in input order, inputs that matched nothing). Files
+        named explicitly (directly or in a list) are kept whatever their
+        extension, so an unreadable one is reported when it is read.
+    """
+    paths: List[str] = []
+    problems: List[Problem] = []
+    for item in inputs:
+        if osp.isdir(item):
+            found = _from_folder(item)
+            reason = 'folder holds no image files'
+        elif osp.isfile(item):
+            found = _from_list(item) if item.lower().endswith(
+                LIST_EXTENSIONS) else [item]
+            reason = 'list names no files'
+        elif glob.has_magic(item):
+            found = sorted(path for path in glob.glob(item, recursive=True)
+                           if osp.isfile(path) and _is_image_name(path))
+            reason = 'pattern matches no image files'
+        else:
+            found, reason = [], 'no such file or folder'
+        if not found:
+            problems.append((item, reason))
+        paths.extend(found)
+    return list(dict.fromkeys(paths)), problems
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read an image as mmpretrain's ``LoadImageFromFile`` does (BGR).
+
+    Args:
+        path: Image file.
+
+    Returns:
+        (H, W, 3) uint8 BGR array.
+
+    Raises:
+        ValueError: The file is missing, empty or not a decodable image.
+    """
+    try:
+        with open(path, 'rb') as file:
+            content = file.read()
+    except OSError as error:
+        raise ValueError(f'cannot open ({error.strerror})') from None
+    if not content:
+        raise ValueError('empty file')
+    try:
+        image = mmcv.imfrombytes(content, flag='color')
+    except Exception as error:  # decoders raise many types on bad bytes
+        raise ValueError(f'not a readable image ({error})') from None
+    if image is None or image.size == 0:
+        raise ValueError('not a readable image (decoder returned nothing)')
+    return image

@@ -1,0 +1,248 @@
+"""Run an exported fruit_ext model with onnxruntime, Pillow and numpy only.
+
+This file imports nothing else (no torch, no OpenMMLab), so it can be copied
+next to ``model.onnx`` onto any machine with ``pip install onnxruntime pillow
+numpy`` and used as a library or a command::
+
+    python predictor.py model.onnx photo.jpg [more.jpg ...] [--topk 3]
+
+The ONNX file written by ``tools/deploy/export_onnx.py`` carries what is
+needed besides the weights, as metadata: the class names (and English
+aliases) and the preprocessing (resize, crop, mean/std) of the config's test
+pipeline.
+"""
+import argparse
+import json
+import os
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageOps
+
+#: ONNX metadata keys written by the exporter and read here.
+META_CLASSES = 'fruit_ext.classes'
+META_ALIASES = 'fruit_ext.aliases'
+META_PREPROCESS = 'fruit_ext.preprocess'
+
+_INTERPOLATION = {
+    'nearest': Image.Resampling.NEAREST,
+    'bilinear': Image.Resampling.BILINEAR,
+    'bicubic': Image.Resampling.BICUBIC,
+    'box': Image.Resampling.BOX,
+    'lanczos': Image.Resampling.LANCZOS,
+    'hamming': Image.Resampling.HAMMING,
+}
+
+ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+
+def resize_edge(image: Image.Image, size: int, edge: str,
+                interpolation: str) -> Image.Image:
+    """Resize so that one edge has ``size`` pixels, keeping the aspect ratio.
+
+    Same sizes as mmpretrain's ``ResizeEdge``.
+
+    Args:
+        image: RGB image.
+        size: Target length of the chosen edge.
+        edge: 'short', 'long', 'width' or 'height'.
+        interpolation: Pillow filter name, e.g. 'bilinear'.
+
+    Returns:
+        The resized image.
+    """
+    w, h = image.size
+    if (edge == 'short' and w < h) or (edge == 'long' and w > h) \
+            or edge == 'width':
+        new_size = (size, int(size * h / w))
+    else:
+        new_size = (int(size * w / h), size)
+    return image.resize(new_size, _INTERPOLATION[interpolation])
+
+
+def center_crop(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Crop the centre, as mmcv's ``CenterCrop`` (no padding).
+
+    Args:
+        image: Image to crop.
+        width: Crop width (clipped to the image).
+        height: Crop height (clipped to the image).
+
+    Returns:
+        The cropped image.
+    """
+    w, h = image.size
+    width, height = min(width, w), min(height, h)
+    left = max(0, int(round((w - width) / 2.)))
+    top = max(0, int(round((h - height) / 2.)))
+    return image.crop((left, top, left + width, top + height))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax.
+
+    Args:
+        logits: (N, C) scores.
+
+    Returns:
+        (N, C) probabilities.
+    """
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+class Predictor:
+    """Classify images with an ONNX model exported by fruit_ext.
+
+    Args:
+        onnx_file: The ``.onnx`` file.
+        providers: onnxruntime execution providers (CPU by default).
+        num_threads: Intra-op threads; onnxruntime's default when None.
+
+    Raises:
+        FileNotFoundError: ``onnx_file`` does not exist.
+        ValueError: The file lacks fruit_ext's metadata.
+    """
+
+    def __init__(self,
+                 onnx_file: Union[str, os.PathLike],
+                 providers: Optional[Sequence[str]] = None,
+                 num_threads: Optional[int] = None) -> None:
+        if not os.path.isfile(onnx_file):
+            raise FileNotFoundError(f'ONNX model not found: {onnx_file}')
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+        self.session = ort.InferenceSession(
+            os.fspath(onnx_file), options,
+            providers=list(providers or ['CPUExecutionProvider']))
+        meta = self.session.get_modelmeta().custom_metadata_map
+        missing = [key for key in (META_CLASSES, META_PREPROCESS)
+                   if key not in meta]
+        if missing:
+            raise ValueError(
+                f'{onnx_file} has no {" / ".join(missing)} metadata: export '
+                'it with tools/deploy/export_onnx.py.')
+        self.classes: List[str] = json.loads(meta[META_CLASSES])
+        self.aliases: Optional[List[str]] = json.loads(
+            meta[META_ALIASES]) if META_ALIASES in meta else None
+        self.preprocess_cfg: Dict = json.loads(meta[META_PREPROCESS])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def preprocess(self, image: ImageInput) -> np.ndarray:
+        """Turn one image into the network's normalised CHW input.
+
+        Args:
+            image: A path, a PIL image or an RGB ``uint8`` array (H, W, 3).
+
+        Returns:
+            (3, H, W) float32 array.
+
+        Raises:
+            ValueError: The file cannot be decoded as an image.
+        """
+        if isinstance(image, np.ndarray):
+            image = Image.fromarray(image)
+        elif not isinstance(image, Image.Image):
+            try:
+                with Image.open(image) as opened:
+                    image = ImageOps.exif_transpose(opened)
+                    image.load()
+            except (OSError, SyntaxError) as error:
+                raise ValueError(
+                    f'Cannot read image {image}: {error}') from None
+        image = image.convert('RGB')
+        for step in self.preprocess_cfg['steps']:
+            if step['type'] == 'resize_edge':
+                image = resize_edge(image, step['size'], step['edge'],
+                                    step['interpolation'])
+            elif step['type'] == 'resize':
+                image = image.resize(tuple(step['size']),
+                                     _INTERPOLATION[step['interpolation']])
+            elif step['type'] == 'center_crop':
+                image = center_crop(image, *step['size'])
+            else:
+                raise ValueError(f'Unknown preprocessing step {step}')
+        pixels = np.asarray(image, dtype=np.float32)
+        if self.preprocess_cfg.get('channel_order', 'rgb') == 'bgr':
+            pixels = pixels[..., ::-1]
+        mean = np.asarray(self.preprocess_cfg['mean'], np.float32)
+        std = np.asarray(self.preprocess_cfg['std'], np.float32)
+        return ((pixels - mean) / std).transpose(2, 0, 1)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Raw class scores of a preprocessed batch.
+
+        Args:
+            batch: (N, 3, H, W) float32.
+
+        Returns:
+            (N, C) logits.
+        """
+        return self.session.run(
+            None, {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
+
+    def __call__(self, images: Union[ImageInput, Sequence[ImageInput]],
+                 topk: int = 5) -> List[Dict]:
+        """Predict images.
+
+        Images of the same preprocessed size run as one batch.
+
+        Args:
+            images: One image or a list (paths, PIL images, RGB arrays).
+            topk: How many best classes to list per image.
+
+        Returns:
+            One dict per image, with mmpretrain's keys ``pred_label``,
+            ``pred_score``, ``pred_class``, ``pred_scores`` and ``topk``: a
+            list of ``(label, class name, score)``.
+        """
+        if isinstance(images, (str, os.PathLike, Image.Image, np.ndarray)):
+            images = [images]
+        inputs = [self.preprocess(image) for image in images]
+        scores: List[np.ndarray] = [None] * len(inputs)
+        by_shape: Dict[tuple, List[int]] = {}
+        for index, array in enumerate(inputs):
+            by_shape.setdefault(array.shape, []).append(index)
+        for indices in by_shape.values():
+            probs = softmax(self.logits(np.stack([inputs[i] for i in indices])))
+            for i, prob in zip(indices, probs):
+                scores[i] = prob
+        return [self._result(prob, topk) for prob in scores]
+
+    def _result(self, prob: np.ndarray, topk: int) -> Dict:
+        order = np.argsort(-prob)[:topk]
+        label = int(order[0])
+        return dict(
+            pred_label=label,
+            pred_score=float(prob[label]),
+            pred_class=self.classes[label],
+            pred_scores=prob,
+            topk=[(int(i), self.classes[i], float(prob[i])) for i in order])
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Command line: print the top-k classes of each image as JSON lines."""
+    parser = argparse.ArgumentParser(
+        description='Classify images with a fruit_ext ONNX model.')
+    parser.add_argument('onnx', help='model exported by export_onnx.py')
+    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument('--topk', type=int, default=3)
+    args = parser.parse_args(argv)
+    predictor = Predictor(args.onnx)
+    for path in args.images:
+        try:
+            result = predictor(path, topk=args.topk)[0]
+        except ValueError as error:
+            print(json.dumps({'image': path, 'error': str(error)}))
+            continue
+        print(json.dumps({
+            'image': path,
+            'topk': [{'label': label, 'class': name, 'score': round(score, 4)}
+                     for label, name, score in result['topk']]
+        }, ensure_ascii=False))
+
+
+if __name__ == '__main__':
+    main()
