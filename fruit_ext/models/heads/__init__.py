@@ -1,2 +1,4 @@
 """Classification heads."""
-__all__ = []
+from .cosine_head import CosineClsHead
+
+__all__ = ['CosineClsHead']
