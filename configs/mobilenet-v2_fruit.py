@@ -6,11 +6,31 @@ _base_ = 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py'
 
 custom_imports = dict(imports=['fruit_ext'], allow_failed_imports=False)
 
-# ---- data: fruit30 instead of ImageNet (pipelines unchanged) ----
+# ---- data: fruit30 instead of ImageNet ----
+# The base's augmentation, loaded robustly (EXIF, alpha, CMYK, 16-bit) and
+# decoding JPEGs at reduced scale where the output allows it.
+# on_broken='skip' serves another image for an undecodable file (logged,
+# counted per epoch by BrokenImageLogHook) instead of stopping the run.
 data_root = 'data/fruit30_split'
 data_preprocessor = dict(num_classes=30)
-train_dataloader = dict(dataset=dict(type='Fruit30', data_root=data_root))
-val_dataloader = dict(dataset=dict(type='Fruit30', data_root=data_root))
+train_pipeline = [
+    dict(type='RobustLoadImageFromFile', lazy=True),
+    dict(type='FastRandomResizedCrop', scale=224, backend='pillow'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='RobustLoadImageFromFile', min_size=256),
+    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    dataset=dict(type='Fruit30', data_root=data_root, on_broken='raise',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(type='Fruit30', data_root=data_root, on_broken='raise',
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # ---- model: 30-way head, ImageNet weights (the 1000-way fc is dropped) ----
@@ -27,4 +47,7 @@ auto_scale_lr = dict(enable=True, base_batch_size=256)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
-custom_hooks = [dict(type='LRScalingLogHook')]
+custom_hooks = [
+    dict(type='LRScalingLogHook'),
+    dict(type='BrokenImageLogHook'),
+]

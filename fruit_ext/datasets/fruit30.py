@@ -9,6 +9,7 @@ from mmpretrain.datasets.custom import get_samples
 from mmpretrain.registry import DATASETS
 
 from .categories import FRUIT30_CLASSES, alias_for
+from .skip_broken import ON_BROKEN, get_skipping_broken
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -40,6 +41,10 @@ class Fruit30(CustomDataset):
             or a text file with one name per line for your own class set; or
             'folders' to use whatever class folders exist (sorted).
         extensions: Image file extensions to accept.
+        on_broken: What an image that cannot be decoded does: 'raise' stops
+            with an error naming the file; 'skip' logs it and serves another
+            sample (needs ``RobustLoadImageFromFile`` in the pipeline; add
+            ``BrokenImageLogHook`` for a count per epoch).
         **kwargs: Other arguments of :class:`mmpretrain.datasets.CustomDataset`.
     """
 
@@ -55,7 +60,12 @@ class Fruit30(CustomDataset):
                  classes: Optional[Union[str, Sequence[str]]] = None,
                  extensions: Sequence[str] = IMG_EXTENSIONS,
                  metainfo: Optional[dict] = None,
+                 on_broken: str = 'raise',
                  **kwargs):
+        if on_broken not in ON_BROKEN:
+            raise ValueError(f'Fruit30: on_broken must be one of '
+                             f'{ON_BROKEN}, got {on_broken!r}')
+        self.on_broken = on_broken
         if split and split not in SPLITS:
             raise ValueError(f'Fruit30: split must be one of {SPLITS}, '
                              f'got {split!r}')
@@ -93,6 +103,11 @@ class Fruit30(CustomDataset):
             return tuple(line.strip() for line in list_from_file(classes)
                          if line.strip())
         return tuple(classes)
+
+    def __getitem__(self, idx: int) -> dict:
+        if self.on_broken == 'skip':
+            return get_skipping_broken(self, idx)
+        return super().__getitem__(idx)
 
     def _find_samples(self) -> List[Tuple[str, int]]:
         img_prefix = self.img_prefix

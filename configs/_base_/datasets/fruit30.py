@@ -11,8 +11,27 @@ dataset_type = 'Fruit30'
 data_root = 'data/fruit30_split'
 data_preprocessor = dict(num_classes=30)
 
+# The base's augmentation, loaded robustly (EXIF, alpha, CMYK, 16-bit) and
+# decoding JPEGs at reduced scale where the output allows it.
+train_pipeline = [
+    dict(type='RobustLoadImageFromFile', lazy=True),
+    dict(type='FastRandomResizedCrop', scale=224, backend='pillow'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='RobustLoadImageFromFile', min_size=256),
+    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+# on_broken='skip' serves another image for an undecodable file instead of
+# stopping the run (add custom_hooks=[dict(type='BrokenImageLogHook')] for a
+# count per epoch).
 train_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, split='train'))
+    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                 on_broken='raise', pipeline=train_pipeline))
 val_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, split='val'))
+    dataset=dict(type=dataset_type, data_root=data_root, split='val',
+                 on_broken='raise', pipeline=test_pipeline))
 test_dataloader = val_dataloader

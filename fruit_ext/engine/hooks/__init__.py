@@ -1,10 +1,11 @@
 """Training hooks."""
 from .backbone_freeze_hook import BackboneFreezeHook
+from .broken_image_log_hook import BrokenImageLogHook
 from .class_counts_hook import ClassCountsHook
 from .eval_report_hook import EvalReportHook
 from .lr_scaling_log_hook import LRScalingLogHook
 
 __all__ = [
     'LRScalingLogHook', 'BackboneFreezeHook', 'ClassCountsHook',
-    'EvalReportHook'
+    'EvalReportHook', 'BrokenImageLogHook'
 ]

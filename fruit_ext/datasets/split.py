@@ -1,0 +1,182 @@
+"""Split a ``root/<class>/*`` folder into ``out/{train,val[,test]}/<class>/``.
+
+Per-class (stratified) and deterministic: files are ordered by a hash of the
+seed and their path, so the same seed gives the same split on any machine,
+whatever order the file system lists them in.
+"""
+import hashlib
+import math
+import os
+import os.path as osp
+import shutil
+from dataclasses import dataclass, field
+from typing import Dict, List, Sequence, Tuple
+
+from rich.progress import track
+
+from .class_counts import Counts
+from .fruit30 import IMG_EXTENSIONS
+
+SPLIT_NAMES = ('train', 'val', 'test')
+MODES = ('copy', 'symlink', 'move')
+
+
+@dataclass
+class SplitPlan:
+    """Which file of each class goes to which split.
+
+    Args:
+        src: Source root.
+        files: {split: {class: [paths relative to the class folder]}}.
+        warnings: Classes too small to split, and the like.
+        ignored: Files skipped because their extension is not an image's.
+    """
+
+    src: str
+    files: Dict[str, Dict[str, List[str]]]
+    warnings: List[str] = field(default_factory=list)
+    ignored: int = 0
+
+    @property
+    def counts(self) -> Counts:
+        """Images per class and split."""
+        return {split: {name: len(paths) for name, paths in per_class.items()}
+                for split, per_class in self.files.items()}
+
+
+def split_sizes(total: int, ratios: Sequence[float]) -> List[int]:
+    """Share ``total`` items by ``ratios`` (largest remainders get the rest).
+
+    Args:
+        total: Number of items.
+        ratios: Fractions summing to 1.
+
+    Returns:
+        One count per ratio, summing to ``total``.
+    """
+    exact = [total * ratio for ratio in ratios]
+    sizes = [math.floor(value) for value in exact]
+    order = sorted(range(len(ratios)),
+                   key=lambda i: (sizes[i] - exact[i], i))
+    for i in order[:total - sum(sizes)]:
+        sizes[i] += 1
+    return sizes
+
+
+def _class_files(folder: str, extensions: Sequence[str]) -> Tuple[List[str],
+                                                                    int]:
+    images, ignored = [], 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            relative = osp.relpath(osp.join(parent, name), folder)
+            if name.lower().endswith(tuple(extensions)):
+                images.append(relative.replace(os.sep, '/'))
+            else:
+                ignored += 1
+    return images, ignored
+
+
+def _order_key(seed: int, name: str, relative: str) -> str:
+    return hashlib.sha256(f'{seed}/{name}/{relative}'.encode()).hexdigest()
+
+
+def plan_split(src: str,
+               ratios: Sequence[float] = (0.8, 0.2),
+               seed: int = 0,
+               extensions: Sequence[str] = IMG_EXTENSIONS) -> SplitPlan:
+    """Decide the split of every image under ``src/<class>/``.
+
+    Args:
+        src: Root holding one folder per class (nested folders allowed).
+        ratios: Fractions for train, val (and test); they must sum to 1.
+        seed: Same seed, same split.
+        extensions: File extensions counted as images.
+
+    Returns:
+        The plan.
+
+    Raises:
+        FileNotFoundError: ``src`` is not a folder.
+        ValueError: Bad ratios, or no class folders.
+    """
+    if not 2 <= len(ratios) <= 3 or any(r < 0 for r in ratios) or \
+            abs(sum(ratios) - 1) > 1e-6:
+        raise ValueError(f'ratios must be 2 or 3 non-negative fractions for '
+                         f'{"/".join(SPLIT_NAMES)} summing to 1, got '
+                         f'{list(ratios)}')
+    if not osp.isdir(src):
+        raise FileNotFoundError(f'{src} is not a folder')
+    classes = sorted(entry.name for entry in os.scandir(src)
+                     if entry.is_dir())
+    if not classes:
+        raise ValueError(f'{src} holds no class folders (expected '
+                         f'{src}/<class>/<image>)')
+    splits = SPLIT_NAMES[:len(ratios)]
+    plan = SplitPlan(src=src, files={split: {} for split in splits})
+    for name in classes:
+        images, ignored = _class_files(osp.join(src, name), extensions)
+        plan.ignored += ignored
+        images.sort(key=lambda relative: _order_key(seed, name, relative))
+        sizes = split_sizes(len(images), ratios)
+        start = 0
+        for split, size in zip(splits, sizes):
+            plan.files[split][name] = sorted(images[start:start + size])
+            start += size
+        empty = [split for split, size, ratio in zip(splits, sizes, ratios)
+                 if size == 0 and ratio > 0]
+        if empty:
+            plan.warnings.append(
+                f'class {name!r} has {len(images)} image(s), too few to '
+                f'split {"/".join(f"{r:g}" for r in ratios)}: '
+                f'{", ".join(empty)} get(s) none of it')
+    return plan
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = osp.realpath(path), osp.realpath(folder)
+    return path == folder or path.startswith(folder + os.sep)
+
+
+def apply_split(plan: SplitPlan, out: str, mode: str = 'copy',
+                force: bool = False) -> None:
+    """Write the split: ``out/<split>/<class>/...`` for every class.
+
+    Every class folder is created in every split, empty or not, so all
+    splits list the same classes.
+
+    Args:
+        plan: What goes where.
+        out: Output root.
+        mode: 'copy', 'symlink' (absolute links to the source) or 'move'
+            (the only mode that changes the source).
+        force: Write into a non-empty ``out``.
+
+    Raises:
+        ValueError: Unknown mode, or ``out`` and the source overlap.
+        FileExistsError: ``out`` is not empty and ``force`` is off.
+    """
+    if mode not in MODES:
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    if _inside(out, plan.src) or _inside(plan.src, out):
+        raise ValueError(f'output {out} and source {plan.src} overlap; '
+                         'choose an output folder outside the source')
+    if osp.isdir(out) and os.listdir(out) and not force:
+        raise FileExistsError(f'output {out} is not empty; pass --force to '
+                              'write into it anyway')
+    jobs = []
+    for split, per_class in plan.files.items():
+        for name, paths in per_class.items():
+            os.makedirs(osp.join(out, split, name), exist_ok=True)
+            jobs += [(osp.join(plan.src, name, relative),
+                      osp.join(out, split, name, relative))
+                     for relative in paths]
+    for source, target in track(jobs, description=f'{mode} files'):
+        os.makedirs(osp.dirname(target), exist_ok=True)
+        if osp.lexists(target):
+            os.remove(target)
+        if mode == 'copy':
+            shutil.copy2(source, target)
+        elif mode == 'symlink':
+            os.symlink(osp.abspath(source), target)
+        else:
+            shutil.move(source, target)

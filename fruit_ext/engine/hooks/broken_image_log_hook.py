@@ -1,0 +1,104 @@
+"""Count, per epoch, the broken images a dataset skipped."""
+from typing import List, Optional
+
+from mmengine.hooks import Hook
+from mmpretrain.registry import HOOKS
+
+from fruit_ext.datasets.skip_broken import SKIPPED_KEY
+
+
+def skipped_paths(data_batch: Optional[dict]) -> List[str]:
+    """The broken files the samples of a batch stand in for.
+
+    Args:
+        data_batch: A collated batch (``data_samples`` a list).
+
+    Returns:
+        Paths, one per skip.
+    """
+    samples = (data_batch or {}).get('data_samples') or []
+    return [path for sample in samples
+            for path in sample.metainfo.get(SKIPPED_KEY, [])]
+
+
+@HOOKS.register_module()
+class BrokenImageLogHook(Hook):
+    """Log how many broken images were skipped in each epoch, and which.
+
+    Works with ``Fruit30(on_broken='skip')``: each skip travels with the
+    sample served in its place, so the count is right with any number of
+    DataLoader workers. Nothing is logged for an epoch without skips.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self) -> None:
+        self._skipped: List[str] = []
+
+    def before_train_epoch(self, runner) -> None:
+        """Start a new count.
+
+        Args:
+            runner: The mmengine Runner.
+        """
+        self._skipped = []
+
+    def before_val_epoch(self, runner) -> None:
+        """Start a new count.
+
+        Args:
+            runner: The mmengine Runner.
+        """
+        self._skipped = []
+
+    def after_train_iter(self, runner, batch_idx: int,
+                         data_batch: Optional[dict] = None,
+                         outputs: Optional[dict] = None) -> None:
+        """Collect the batch's skips.
+
+        Args:
+            runner: The mmengine Runner.
+            batch_idx: Index of the batch in the epoch.
+            data_batch: The batch.
+            outputs: The model's outputs.
+        """
+        self._skipped += skipped_paths(data_batch)
+
+    def after_val_iter(self, runner, batch_idx: int,
+                       data_batch: Optional[dict] = None,
+                       outputs=None) -> None:
+        """Collect the batch's skips.
+
+        Args:
+            runner: The mmengine Runner.
+            batch_idx: Index of the batch in the epoch.
+            data_batch: The batch.
+            outputs: The model's outputs.
+        """
+        self._skipped += skipped_paths(data_batch)
+
+    def after_train_epoch(self, runner) -> None:
+        """Log the epoch's count.
+
+        Args:
+            runner: The mmengine Runner.
+        """
+        self._report(runner, f'Epoch(train) [{runner.epoch + 1}]')
+
+    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        """Log the validation's count.
+
+        Args:
+            runner: The mmengine Runner.
+            metrics: The validation metrics.
+        """
+        self._report(runner, f'Epoch(val) [{runner.epoch}]')
+
+    def _report(self, runner, where: str) -> None:
+        if not self._skipped:
+            return
+        files = sorted(set(self._skipped))
+        runner.logger.warning(
+            f'{where}: skipped {len(self._skipped)} broken image(s) '
+            f'({len(files)} file(s)), another sample served for each: '
+            + ', '.join(files))

@@ -1,0 +1,85 @@
+"""Check an image-folder dataset before training on it.
+
+    python tools/dataset/check.py data/fruit30_split
+    python tools/dataset/check.py data/fruit30_split --quarantine data/broken
+    python tools/dataset/check.py --restore data/broken
+
+Decodes every image (in parallel) and reports broken files, odd formats,
+duplicates, train/val leakage and class problems. Writes a JSON report and a
+class-count chart. Exits 1 when something would break or corrupt training.
+"""
+import argparse
+import os.path as osp
+import sys
+
+from rich.console import Console
+
+from fruit_ext.datasets.check import (check_dataset, print_summary,
+                                      quarantine, restore)
+from fruit_ext.datasets.class_counts import plot_counts
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        'root', nargs='?',
+        help='dataset root: ROOT/{train,val[,test]}/<class>/ or ROOT/<class>/')
+    parser.add_argument('--min-size', type=int, default=224,
+                        help='report images with a smaller side (default 224)')
+    parser.add_argument('--imbalance', type=float, default=10.0,
+                        help='warn when the largest class has more than this '
+                        'many times the images of the smallest (default 10)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='decoding processes (default: all CPUs)')
+    parser.add_argument('--report', default=None,
+                        help='JSON report (default ROOT/check_report.json; '
+                        'the chart goes next to it as .png)')
+    parser.add_argument('--quarantine', metavar='DIR', default=None,
+                        help='move broken files to DIR (outside the dataset), '
+                        'with a manifest to undo it')
+    parser.add_argument('--restore', metavar='DIR', default=None,
+                        help='put the files quarantined in DIR back')
+    args = parser.parse_args()
+    if bool(args.root) == bool(args.restore):
+        parser.error('give a dataset ROOT, or --restore DIR alone')
+    return args
+
+
+def main() -> int:
+    """Run the tool.
+
+    Returns:
+        The exit status.
+    """
+    args = parse_args()
+    console = Console()
+    try:
+        if args.restore:
+            restored, problems = restore(args.restore)
+            for problem in problems:
+                console.print(f'[red]not restored:[/red] {problem}')
+            console.print(f'Restored {len(restored)} file(s).')
+            return 1 if problems else 0
+        report = check_dataset(args.root, min_size=args.min_size,
+                               workers=args.workers,
+                               imbalance=args.imbalance)
+        if args.quarantine:
+            moved = quarantine(report, args.quarantine)
+            console.print(f'Moved {len(moved)} broken file(s) to '
+                          f'{args.quarantine} (undo: --restore '
+                          f'{args.quarantine}).')
+    except (OSError, ValueError) as error:
+        console.print(f'[red]error:[/red] {error}')
+        return 2
+    print_summary(report, console)
+    json_path = args.report or osp.join(args.root, 'check_report.json')
+    report.to_json(json_path)
+    plot_counts(report.counts, osp.splitext(json_path)[0] + '.png',
+                f'{args.root}: loadable images per class')
+    console.print(f'Report: {json_path}')
+    return report.exit_code
+
+
+if __name__ == '__main__':
+    sys.exit(main())

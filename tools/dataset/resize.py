@@ -1,0 +1,59 @@
+"""Shrink a dataset once so that no epoch decodes full-size photos.
+
+    python tools/dataset/resize.py data/fruit30_split data/fruit30_640 --max-side 640
+
+Same layout, longer side at most --max-side, EXIF orientation applied,
+smaller images copied unchanged. Files that cannot be decoded are listed and
+left out (exit status 1).
+"""
+import argparse
+import sys
+
+from rich.console import Console
+
+from fruit_ext.datasets.shrink import shrink_dataset
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('src', help='dataset root (any layout)')
+    parser.add_argument('out', help='output root (same layout)')
+    parser.add_argument('--max-side', type=int, default=640,
+                        help='longest side of the results (default 640)')
+    parser.add_argument('--quality', type=int, default=90,
+                        help='JPEG/WebP quality (default 90)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='processes (default: all CPUs)')
+    parser.add_argument('--force', action='store_true',
+                        help='write into a non-empty output folder')
+    return parser.parse_args()
+
+
+def main() -> int:
+    """Run the tool.
+
+    Returns:
+        The exit status.
+    """
+    args = parse_args()
+    console = Console()
+    try:
+        results = shrink_dataset(args.src, args.out, args.max_side,
+                                 args.quality, args.workers, args.force)
+    except (OSError, ValueError) as error:
+        console.print(f'[red]error:[/red] {error}')
+        return 2
+    failed = [(path, outcome) for path, outcome in results
+              if outcome.startswith('failed')]
+    for path, outcome in failed:
+        console.print(f'[red]{outcome}[/red]', soft_wrap=True)
+    shrunk = sum(outcome == 'shrunk' for _, outcome in results)
+    console.print(f'{args.out}: {shrunk} image(s) shrunk to at most '
+                  f'{args.max_side} px, {len(results) - shrunk - len(failed)}'
+                  f' copied unchanged, {len(failed)} left out as broken.')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
