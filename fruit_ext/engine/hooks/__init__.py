@@ -1,11 +1,12 @@
 """Training hooks."""
 from .backbone_freeze_hook import BackboneFreezeHook
 from .broken_image_log_hook import BrokenImageLogHook
+from .channels_last_hook import ChannelsLastHook
 from .class_counts_hook import ClassCountsHook
 from .eval_report_hook import EvalReportHook
 from .lr_scaling_log_hook import LRScalingLogHook
 
 __all__ = [
     'LRScalingLogHook', 'BackboneFreezeHook', 'ClassCountsHook',
-    'EvalReportHook', 'BrokenImageLogHook'
+    'EvalReportHook', 'BrokenImageLogHook', 'ChannelsLastHook'
 ]
