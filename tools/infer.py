@@ -45,17 +45,18 @@ def parse_args() -> argparse.Namespace:
 
 def print_table(console: Console, predictions: Sequence[Prediction],
                 root: str) -> None:
-    """Print one row per image: best class, score and runners-up."""
+    """Print one row per image: best class, score and the other top-k."""
     table = Table(title=f'{len(predictions)} predictions')
-    for column in ('image', 'prediction', 'score', 'next best'):
+    for column in ('image', 'prediction', 'score', 'runners-up'):
         table.add_column(column, overflow='fold')
     for prediction in predictions:
         best = prediction.pred_class
         alias = prediction.alias(prediction.pred_label)
         if alias and alias != best:
             best = f'{best} ({alias})'
-        others = ', '.join(f'{name} {score:.2f}'
-                           for _, name, score in prediction.topk[1:])
+        # an unknown answer lists the guesses it did not trust
+        shown = prediction.topk if prediction.unknown else prediction.topk[1:]
+        others = ', '.join(f'{name} {score:.2f}' for _, name, score in shown)
         table.add_row(
             osp.relpath(prediction.path, root), best,
             f'{prediction.pred_score:.3f}', others,

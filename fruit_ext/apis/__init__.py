@@ -2,7 +2,7 @@
 import importlib
 
 from .batch_inference import BatchInferencer, Prediction, write_predictions
-from .image_inputs import collect_images, read_image
+from .image_inputs import collect_images
 from .inference import init_model, show_result_pyplot
 from .model_index import register_model_index
 from .prediction_drawing import draw_prediction
@@ -29,6 +29,6 @@ def __getattr__(name: str):
 __all__ = [
     'init_model', 'show_result_pyplot', 'register_model_index',
     'BatchInferencer', 'Prediction', 'write_predictions', 'draw_prediction',
-    'collect_images', 'read_image', 'publish_checkpoint', 'Predictor',
+    'collect_images', 'publish_checkpoint', 'Predictor',
     'export_onnx', 'preprocess_spec', 'max_logit_difference'
 ]

@@ -1,7 +1,8 @@
 """Predict many image files in batches, skipping the ones that cannot be read.
 
-Built on mmpretrain's :class:`ImageClassificationInferencer` (its test
-pipeline and forward), so results equal ``inference_model``'s.
+Built on mmpretrain's :class:`ImageClassificationInferencer` (model, class
+names, forward) and the config's test pipeline, so results equal those of
+validation.
 """
 import csv
 import json
@@ -10,11 +11,14 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmcv.transforms import Compose
 from mmengine.dataset import default_collate
+from mmengine.registry import DefaultScope
 from mmpretrain.apis import ImageClassificationInferencer
+from mmpretrain.registry import TRANSFORMS
 from rich.progress import Progress
 
-from .image_inputs import Problem, read_image
+from .image_inputs import Problem
 
 UNKNOWN = 'unknown'
 
@@ -106,15 +110,24 @@ class BatchInferencer:
         self.aliases: Optional[List[str]] = list(
             meta['aliases']) if meta.get('aliases') else None
         self.batch_size = batch_size
+        # The config's whole test pipeline, loader included, so results are
+        # those of validation (mmpretrain's inferencer decodes images itself).
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            self.pipeline = Compose([
+                TRANSFORMS.build(t) for t in
+                self.inferencer.config.test_dataloader.dataset.pipeline
+            ])
 
     def _prepare(self, path: str) -> dict:
-        image = read_image(path)
         try:
-            return self.inferencer.pipeline(
-                dict(img=image, img_shape=image.shape[:2],
-                     ori_shape=image.shape[:2]))
-        except Exception as error:  # a transform rejecting odd content
-            raise ValueError(f'preprocessing failed ({error})') from None
+            sample = self.pipeline(dict(img_path=path))
+        except Exception as error:  # loaders raise many types on bad files
+            reason = getattr(error, 'reason', None) or str(error).replace(
+                path, '').strip(' :\n') or type(error).__name__
+            raise ValueError(f'not a readable image ({reason})') from None
+        if sample is None:
+            raise ValueError('not a readable image')
+        return sample
 
     def predict(self,
                 paths: Sequence[str],

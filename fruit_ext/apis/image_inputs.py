@@ -1,4 +1,4 @@
-"""Turn command-line inputs into image files, and read them without crashing.
+"""Turn command-line inputs into a list of image files.
 
 An input is an image file, a folder (searched recursively), a glob pattern or
 a text file listing one image path per line (relative paths are taken from
@@ -8,9 +8,6 @@ import glob
 import os
 import os.path as osp
 from typing import List, Sequence, Tuple
-
-import mmcv
-import numpy as np
 
 from ..datasets import IMG_EXTENSIONS
 
@@ -74,30 +71,3 @@ def collect_images(inputs: Sequence[str]) -> Tuple[List[str], List[Problem]]:
         paths.extend(found)
     return list(dict.fromkeys(paths)), problems
 
-
-def read_image(path: str) -> np.ndarray:
-    """Read an image as mmpretrain's ``LoadImageFromFile`` does (BGR).
-
-    Args:
-        path: Image file.
-
-    Returns:
-        (H, W, 3) uint8 BGR array.
-
-    Raises:
-        ValueError: The file is missing, empty or not a decodable image.
-    """
-    try:
-        with open(path, 'rb') as file:
-            content = file.read()
-    except OSError as error:
-        raise ValueError(f'cannot open ({error.strerror})') from None
-    if not content:
-        raise ValueError('empty file')
-    try:
-        image = mmcv.imfrombytes(content, flag='color')
-    except Exception as error:  # decoders raise many types on bad bytes
-        raise ValueError(f'not a readable image ({error})') from None
-    if image is None or image.size == 0:
-        raise ValueError('not a readable image (decoder returned nothing)')
-    return image

@@ -26,7 +26,7 @@ from torch import nn
 
 from .predictor import META_ALIASES, META_CLASSES, META_PREPROCESS
 
-_IGNORED = ('LoadImageFromFile', 'PackInputs')
+_LOADERS = ('LoadImageFromFile', 'RobustLoadImageFromFile')
 
 
 class LogitsModel(nn.Module):
@@ -67,7 +67,8 @@ def preprocess_spec(config: Config, model: nn.Module) -> Dict:
 
     Returns:
         ``{'steps': [...], 'mean': [...], 'std': [...],
-        'channel_order': 'rgb'|'bgr'}`` as JSON-ready data.
+        'channel_order': 'rgb'|'bgr', 'min_size': int|None,
+        'alpha_background': [r, g, b]}`` as JSON-ready data.
 
     Raises:
         ValueError: The pipeline holds a transform the predictor cannot
@@ -75,9 +76,16 @@ def preprocess_spec(config: Config, model: nn.Module) -> Dict:
     """
     pipeline = config.test_dataloader.dataset.pipeline
     steps = []
+    decode = dict(min_size=None, alpha_background=[255, 255, 255])
     for transform in pipeline:
         kind = transform['type'].split('.')[-1]
-        if kind in _IGNORED:
+        if kind == 'PackInputs':
+            continue
+        if kind in _LOADERS:
+            decode = dict(
+                min_size=transform.get('min_size'),
+                alpha_background=list(
+                    transform.get('alpha_background', (255, 255, 255))))
             continue
         if transform.get('backend', 'cv2') != 'pillow' and 'Resize' in kind:
             print_log(
@@ -112,7 +120,7 @@ def preprocess_spec(config: Config, model: nn.Module) -> Dict:
     # Images are loaded BGR; with to_rgb the network sees RGB.
     rgb = bool(getattr(preprocessor, 'to_rgb', False))
     return dict(steps=steps, mean=mean, std=std,
-                channel_order='rgb' if rgb else 'bgr')
+                channel_order='rgb' if rgb else 'bgr', **decode)
 
 
 def export_onnx(model: nn.Module,

@@ -79,6 +79,28 @@ def center_crop(image: Image.Image, width: int, height: int) -> Image.Image:
     return image.crop((left, top, left + width, top + height))
 
 
+def to_rgb(image: Image.Image,
+           background: Optional[Sequence[int]] = None) -> Image.Image:
+    """RGB, with transparent pixels composited on ``background``.
+
+    Args:
+        image: Any Pillow image.
+        background: RGB colour behind transparent pixels (white if None).
+
+    Returns:
+        An RGB image.
+    """
+    if image.mode == 'RGB':
+        return image
+    if image.mode in ('RGBA', 'LA', 'PA', 'P') or \
+            'transparency' in image.info:
+        rgba = image.convert('RGBA')
+        canvas = Image.new('RGBA', rgba.size,
+                           tuple(background or (255, 255, 255)) + (255, ))
+        return Image.alpha_composite(canvas, rgba).convert('RGB')
+    return image.convert('RGB')
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax.
 
@@ -145,14 +167,8 @@ class Predictor:
         if isinstance(image, np.ndarray):
             image = Image.fromarray(image)
         elif not isinstance(image, Image.Image):
-            try:
-                with Image.open(image) as opened:
-                    image = ImageOps.exif_transpose(opened)
-                    image.load()
-            except (OSError, SyntaxError) as error:
-                raise ValueError(
-                    f'Cannot read image {image}: {error}') from None
-        image = image.convert('RGB')
+            image = self.load(image)
+        image = to_rgb(image, self.preprocess_cfg.get('alpha_background'))
         for step in self.preprocess_cfg['steps']:
             if step['type'] == 'resize_edge':
                 image = resize_edge(image, step['size'], step['edge'],
@@ -170,6 +186,38 @@ class Predictor:
         mean = np.asarray(self.preprocess_cfg['mean'], np.float32)
         std = np.asarray(self.preprocess_cfg['std'], np.float32)
         return ((pixels - mean) / std).transpose(2, 0, 1)
+
+    def load(self, path: Union[str, os.PathLike]) -> Image.Image:
+        """Decode an image file upright, as the training pipeline does.
+
+        With ``min_size`` in the preprocessing, JPEGs are decoded at the
+        largest 1/2, 1/4 or 1/8 scale that keeps both sides at least that
+        long (what fruit_ext's ``RobustLoadImageFromFile(min_size=...)``
+        does).
+
+        Args:
+            path: Image file.
+
+        Returns:
+            The decoded image.
+
+        Raises:
+            ValueError: The file cannot be decoded as an image.
+        """
+        min_size = self.preprocess_cfg.get('min_size')
+        try:
+            with Image.open(path) as opened:
+                if min_size and opened.format == 'JPEG':
+                    w, h = opened.size
+                    factor = next((f for f in (8, 4, 2) if w // f >= min_size
+                                   and h // f >= min_size), 1)
+                    if factor > 1:
+                        opened.draft(None, (w // factor, h // factor))
+                image = ImageOps.exif_transpose(opened)
+                image.load()
+        except (OSError, SyntaxError, ValueError) as error:
+            raise ValueError(f'Cannot read image {path}: {error}') from None
+        return image
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Raw class scores of a preprocessed batch.
