@@ -7,13 +7,13 @@ from contextlib import nullcontext
 from functools import partial
 from typing import List, Optional, Sequence, Tuple
 
+import mmcv
 from PIL import Image
 from rich.console import Console
 from rich.progress import track
 
 from .fruit30 import IMG_EXTENSIONS
-from .transforms.decode import (ORIENTATION_TRANSPOSE, BrokenImageError,
-                                EncodedImage, jpeg_reduction)
+from .transforms.decode import BrokenImageError, EncodedImage, jpeg_reduction
 
 SAVE_OPTIONS = {'JPEG': 'quality', 'WEBP': 'quality'}
 
@@ -42,14 +42,13 @@ def shrink_image(src: str, dst: str, max_side: int,
         encoded = EncodedImage(file.read(), src)
     width, height = encoded.size
     os.makedirs(osp.dirname(dst) or '.', exist_ok=True)
-    upright = encoded.orientation not in ORIENTATION_TRANSPOSE
-    if max(width, height) <= max_side and upright:
+    if max(width, height) <= max_side and encoded.is_upright:
         shutil.copy2(src, dst)
         return 'copied'
     scale = min(1.0, max_side / max(width, height))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    picture = encoded.decode(jpeg_reduction((width, height), size)
-                             if encoded.is_jpeg else 1)
+    picture = Image.fromarray(mmcv.bgr2rgb(encoded.decode(
+        jpeg_reduction((width, height), size) if encoded.is_jpeg else 1)))
     if picture.size != size:
         picture = picture.resize(size, Image.Resampling.LANCZOS)
     fmt = Image.registered_extensions().get(osp.splitext(dst)[1].lower())

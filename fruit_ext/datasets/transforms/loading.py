@@ -5,7 +5,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
-from .decode import (EncodedImage, min_side_reduction, read_bytes, to_array)
+from .decode import (EncodedImage, min_side_reduction, read_bytes,
+                     to_color_type)
 
 COLOR_TYPES = ('color', 'grayscale')
 
@@ -99,7 +100,7 @@ class RobustLoadImageFromFile(BaseTransform):
             return results
         reduction = (min_side_reduction(encoded, self.min_size)
                      if self.min_size else 1)
-        img = to_array(encoded.decode(reduction), self.color_type)
+        img = to_color_type(encoded.decode(reduction), self.color_type)
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img

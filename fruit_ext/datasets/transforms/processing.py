@@ -1,11 +1,14 @@
 """Random resized crop that decodes only as much of a JPEG as it needs."""
+import math
+
 import mmcv
 import numpy as np
 from mmcv.image.geometric import pillow_interp_codes
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
+from PIL import Image
 
-from .decode import jpeg_reduction, to_array
+from .decode import jpeg_reduction
 
 
 @TRANSFORMS.register_module()
@@ -48,26 +51,32 @@ class FastRandomResizedCrop(RandomResizedCrop):
         if encoded is None:
             return super().transform(results)
         if not encoded.is_jpeg:
-            results['img'] = to_array(encoded.decode())
+            results['img'] = encoded.decode()
             return super().transform(results)
         width, height = encoded.size
         top, left, box_h, box_w = self.rand_crop_params(
             np.empty((height, width, 0), np.uint8))
         out_h, out_w = self.scale
-        picture = encoded.decode(
-            jpeg_reduction((box_w, box_h), (out_w, out_h)))
-        scale_x, scale_y = picture.width / width, picture.height / height
-        box = (left * scale_x, top * scale_y, (left + box_w) * scale_x,
-               (top + box_h) * scale_y)
+        reduction = jpeg_reduction((box_w, box_h), (out_w, out_h))
+        stored = encoded.decode_stored(reduction)
+        # Crop and resize in stored orientation, where full-size pixel x is
+        # exactly x / reduction (libjpeg pads the last block), then turn the
+        # small result upright.
+        x0, y0, x1, y1 = (value / reduction for value in encoded.stored_box(
+            (left, top, left + box_w, top + box_h)))
+        size = (out_h, out_w) if encoded.swaps_axes else (out_w, out_h)
         if self.backend == 'pillow':
-            img = to_array(picture.resize(
-                (out_w, out_h), pillow_interp_codes[self.interpolation],
-                box=box))
+            region = stored[int(y0):math.ceil(y1), int(x0):math.ceil(x1)]
+            small = np.array(Image.fromarray(region).resize(
+                size, pillow_interp_codes[self.interpolation],
+                box=(x0 - int(x0), y0 - int(y0), x1 - int(x0),
+                     y1 - int(y0))))
         else:
-            crop = to_array(picture.crop(tuple(round(v) for v in box)))
-            img = mmcv.imresize(crop, (out_w, out_h),
-                                interpolation=self.interpolation,
-                                backend=self.backend)
+            region = stored[round(y0):round(y1), round(x0):round(x1)]
+            small = mmcv.imresize(region, size,
+                                  interpolation=self.interpolation,
+                                  backend=self.backend)
+        img = encoded.upright(small)
         results['img'] = img
         results['img_shape'] = img.shape
         return results
