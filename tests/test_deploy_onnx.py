@@ -3,7 +3,6 @@ import hashlib
 import json
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import onnx

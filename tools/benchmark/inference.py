@@ -1,18 +1,18 @@
 """CPU inference speed: PyTorch eager vs ONNX Runtime, batch 1 and 32.
 
     python tools/benchmark/inference.py [--config CFG] [--checkpoint CKPT]
-        [--images IMG ...] [--batch-sizes 1 32] [--repeats 20] [--threads N]
+        [--images IMG ...] [--batch-sizes 1 32] [--threads 1 2]
+        [--repeats 15]
 
 Real photos go through the config's test pipeline (224 px for the fruit
 config) and are repeated to fill each batch. The model is exported to ONNX
-once; then every repeat times each (runtime, batch size) pair once, in turn,
-so load from other processes hits all of them alike. Both runtimes get the
-same number of intra-op threads. Prints images/s, batch latency (median and
-p95) and per-image latency as a Markdown table, with the machine described.
-Preprocessing is not timed.
+once; then every repeat times each (runtime, batch size, threads) setting
+once, in turn, so load from other processes hits all of them alike. Both
+runtimes get the same number of intra-op threads. Prints images/s, batch
+latency (median and p95) and per-image latency as a Markdown table, with the
+machine described. Preprocessing is not timed.
 """
 import argparse
-import glob
 import os
 import platform
 import tempfile
@@ -43,10 +43,12 @@ def parse_args() -> argparse.Namespace:
         help=f'real photos (default: {PHOTO_DIR}/{{{",".join(PHOTOS)}}}, '
         'from the Debian package opencv-doc)')
     parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 32])
-    parser.add_argument('--repeats', type=int, default=20)
-    parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--threads', type=int, default=os.cpu_count(),
-                        help='intra-op threads of both runtimes')
+    parser.add_argument('--threads', nargs='+', type=int,
+                        default=sorted({1, os.cpu_count()}),
+                        help='intra-op thread counts to compare, applied to '
+                        'both runtimes')
+    parser.add_argument('--repeats', type=int, default=15)
+    parser.add_argument('--warmup', type=int, default=2)
     return parser.parse_args()
 
 
@@ -60,7 +62,7 @@ def default_images() -> List[str]:
     return found
 
 
-def make_batches(config: Config, model: torch.nn.Module, images: List[str],
+def make_batches(model: torch.nn.Module, images: List[str],
                  sizes: List[int]) -> Dict[int, torch.Tensor]:
     """Normalised input batches of each size, cycling through the photos."""
     from mmpretrain.apis import ImageClassificationInferencer
@@ -82,39 +84,44 @@ def timed(function: Callable[[], object]) -> float:
 def main() -> None:
     """Export, time both runtimes interleaved, print the table."""
     args = parse_args()
-    torch.set_num_threads(args.threads)
     images = args.images or default_images()
     config = Config.fromfile(args.config)
     model = get_model(config, pretrained=args.checkpoint or False).eval()
-    batches = make_batches(config, model, images, args.batch_sizes)
+    batches = make_batches(model, images, args.batch_sizes)
     workdir = tempfile.mkdtemp(prefix='fruit_ext_bench_')
     onnx_file = export_onnx(model, os.path.join(workdir, 'model.onnx'),
                             [str(i) for i in range(
                                 config.model.head.num_classes)],
                             preprocess_spec(config, model))
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    session = ort.InferenceSession(onnx_file, options,
-                                   providers=['CPUExecutionProvider'])
+    sessions = {}
+    for threads in args.threads:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        sessions[threads] = ort.InferenceSession(
+            onnx_file, options, providers=['CPUExecutionProvider'])
 
-    def torch_run(batch: torch.Tensor) -> Callable[[], object]:
+    def torch_run(batch: torch.Tensor,
+                  threads: int) -> Callable[[], object]:
         def call():
+            torch.set_num_threads(threads)
             with torch.inference_mode():
                 return model(batch, mode='tensor')
         return call
 
-    def ort_run(batch: torch.Tensor) -> Callable[[], object]:
+    def ort_run(batch: torch.Tensor, threads: int) -> Callable[[], object]:
         feed = {'input': batch.numpy()}
-        return lambda: session.run(None, feed)
+        return lambda: sessions[threads].run(None, feed)
 
-    runners = {(name, size): make(batches[size])
+    runners = {(name, size, threads): make(batches[size], threads)
+               for threads in args.threads
                for size in args.batch_sizes
                for name, make in (('PyTorch eager', torch_run),
                                   ('ONNX Runtime', ort_run))}
     for _ in range(args.warmup):
         for call in runners.values():
             call()
-    times: Dict[Tuple[str, int], List[float]] = {k: [] for k in runners}
+    times: Dict[Tuple[str, int, int], List[float]] = {
+        key: [] for key in runners}
     for _ in range(args.repeats):
         for key, call in runners.items():
             times[key].append(timed(call))
@@ -123,20 +130,22 @@ def main() -> None:
 
     side = batches[args.batch_sizes[0]].shape[-1]
     print(f'{platform.processor() or platform.machine()}, {os.cpu_count()} '
-          f'cores, {args.threads} threads; torch {torch.__version__}, '
+          f'cores; torch {torch.__version__}, '
           f'onnxruntime {ort.__version__}; {config.model.backbone.type} '
           f'{config.model.head.num_classes} classes at {side} px; '
           f'{len(images)} real photos; {args.repeats} interleaved repeats; '
           f'max |logit diff| {difference:.2g}; load average before '
           f'{os.getloadavg()[0]:.1f}')
-    print('| runtime | batch | images/s | batch latency median (ms) | '
-          'batch latency p95 (ms) | per image (ms) |')
-    print('|---|---|---|---|---|---|')
-    for (name, size), values in times.items():
+    print('| threads | batch | runtime | images/s | batch latency median '
+          '(ms) | batch latency p95 (ms) | per image (ms) |')
+    print('|---|---|---|---|---|---|---|')
+    for (name, size, threads), values in times.items():
         median = float(np.median(values))
         p95 = float(np.percentile(values, 95))
-        print(f'| {name} | {size} | {size / median:.1f} | {median * 1e3:.1f} '
-              f'| {p95 * 1e3:.1f} | {median * 1e3 / size:.2f} |')
+        print(f'| {threads} | {size} | {name} | {size / median:.1f} | '
+              f'{median * 1e3:.1f} | {p95 * 1e3:.1f} | '
+              f'{median * 1e3 / size:.2f} |')
+    print(f'load average after {os.getloadavg()[0]:.1f}')
 
 
 if __name__ == '__main__':
