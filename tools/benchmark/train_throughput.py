@@ -1,0 +1,561 @@
+#!/usr/bin/env python
+"""Training images/s: the course's hand-written loop vs mmengine's Runner.
+
+Both paths train the network of ``configs/mobilenet-v2_fruit.py`` with its
+batch size, optimizer and schedule (see ``plain_pytorch.py``), on
+
+* ``memory``: the same decoded images held in memory (no decoding, no
+  augmentation; each path still runs its own per-sample packing --
+  ``ToTensor``+``Normalize`` vs ``PackInputs`` -- and the Runner its
+  ``data_preprocessor``), which isolates the loop's own overhead;
+* ``files``: real JPEG files read by each path's own pipeline (torchvision
+  ``ImageFolder`` + the course's transforms vs the config's mmpretrain
+  pipeline), same number of workers.
+
+The Runner is also timed with each speed option of the config on: mixed
+precision (``AmpOptimWrapper``: bfloat16 on CPU, float16 on CUDA),
+``ChannelsLastHook``, both, and ``compile``. Every measurement runs in a fresh
+process (so peak memory is its own), the configurations are interleaved
+within each repeat (machine load hits all alike) and medians over repeats are
+reported. A measurement skips ``--warmup`` iterations and times the next
+``--iters``, from the end of one optimizer step to the end of another, with
+every hook (logging included) inside the window.
+
+Example (about 20 minutes on 2 busy CPU cores)::
+
+    python tools/benchmark/train_throughput.py --write-docs
+"""
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import runpy
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DOCS = REPO / 'docs' / 'benchmarks.md'
+SECTION = '## Training throughput'
+PHOTOS = Path('/usr/share/doc/opencv-doc/examples/data')
+PHOTO_NAMES = ('apple.jpg', 'orange.jpg', 'fruits.jpg', 'baboon.jpg',
+               'butterfly.jpg', 'messi5.jpg', 'squirrel_cls.jpg', 'home.jpg',
+               'building.jpg', 'aloeL.jpg', 'leuvenA.jpg', 'left.jpg',
+               'aero1.jpg', 'starry_night.jpg')
+#: name: (loop, data, Runner options)
+CASES: Dict[str, tuple] = {
+    'plain/memory': ('plain', 'memory', ()),
+    'runner/memory': ('runner', 'memory', ()),
+    'plain/files': ('plain', 'files', ()),
+    'runner/files': ('runner', 'files', ()),
+    'runner/memory+amp': ('runner', 'memory', ('amp', )),
+    'runner/memory+channels_last': ('runner', 'memory', ('channels_last', )),
+    'runner/memory+amp+channels_last': ('runner', 'memory',
+                                        ('amp', 'channels_last')),
+    'runner/memory+amp+channels_last+compile': (
+        'runner', 'memory', ('amp', 'channels_last', 'compile')),
+}
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+def make_photo_tree(root: Path, classes: int, per_class: int,
+                    size: tuple = (800, 600), seed: int = 0) -> Path:
+    """JPEG files in fruit30 layout cut from real photos (opencv-doc).
+
+    Args:
+        root: Output root; ``root/train/<class>/*.jpg`` is written.
+        classes: Number of classes (the fruit30 names are used).
+        per_class: Images per class.
+        size: Width and height of every image.
+        seed: Crop seed.
+
+    Returns:
+        ``root``.
+    """
+    from PIL import Image
+
+    from fruit_ext.datasets import FRUIT30_CLASSES
+
+    sources = [PHOTOS / name for name in PHOTO_NAMES
+               if (PHOTOS / name).is_file()]
+    if not sources:
+        raise SystemExit(f'No photos under {PHOTOS}: install Debian '
+                         '`opencv-doc` or pass --data-root with a folder '
+                         'DATA_ROOT/train/<class>/*.jpg.')
+    rng = random.Random(seed)
+    photos = [Image.open(path).convert('RGB') for path in sources]
+    for index in range(classes):
+        folder = root / 'train' / FRUIT30_CLASSES[index % 30]
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            photo = photos[(index * per_class + i) % len(photos)]
+            width, height = photo.size
+            crop_w = int(width * rng.uniform(0.6, 1.0))
+            crop_h = min(height, int(crop_w * 3 / 4))
+            left = rng.randint(0, width - crop_w)
+            top = rng.randint(0, height - crop_h)
+            photo.crop((left, top, left + crop_w, top + crop_h)).resize(
+                size, Image.BILINEAR).save(folder / f'{i}.jpg', quality=90)
+    return root
+
+
+def decode_to_memory(root: Path, out: Path, count: int, img_size: int,
+                     num_classes: int) -> Path:
+    """Decode ``count`` images once, resized to ``img_size``, into a file.
+
+    Args:
+        root: Folder with ``train/<class>/*.jpg``.
+        out: ``.pt`` file to write (uint8 RGB ``N x H x W x 3`` + labels).
+        count: Number of images.
+        img_size: Square side.
+        num_classes: Labels are drawn modulo this.
+
+    Returns:
+        ``out``.
+    """
+    import torch
+    from PIL import Image
+
+    files = sorted((root / 'train').rglob('*.jpg'))
+    images = np.stack([
+        np.asarray(Image.open(files[i % len(files)]).convert('RGB').resize(
+            (img_size, img_size), Image.BILINEAR)) for i in range(count)
+    ])
+    labels = torch.arange(count) % num_classes
+    torch.save({'images': torch.from_numpy(images), 'labels': labels}, out)
+    return out
+
+
+# --------------------------------------------------------------------------
+# One measurement (runs in its own process)
+# --------------------------------------------------------------------------
+class Window:
+    """Timestamps of a timed window of iterations.
+
+    Args:
+        warmup: Iterations before the window.
+        iters: Iterations inside it.
+        cuda: Synchronise CUDA at the window's ends.
+    """
+
+    def __init__(self, warmup: int, iters: int, cuda: bool) -> None:
+        self.warmup, self.iters, self.cuda = warmup, iters, cuda
+        self.count = 0
+        self.start: Optional[float] = None
+        self.end: Optional[float] = None
+        self.cpu_start = self.cpu_end = 0.0
+
+    def tick(self) -> None:
+        """Call once after every optimizer step."""
+        self.count += 1
+        if self.count in (self.warmup, self.warmup + self.iters):
+            if self.cuda:
+                import torch
+                torch.cuda.synchronize()
+            if self.count == self.warmup:
+                self.start = time.perf_counter()
+                self.cpu_start = time.process_time()
+            else:
+                self.end = time.perf_counter()
+                self.cpu_end = time.process_time()
+
+    def images_per_s(self, batch_size: int) -> float:
+        """Throughput inside the window.
+
+        Args:
+            batch_size: Images per iteration.
+
+        Returns:
+            Images per second.
+        """
+        if self.start is None or self.end is None:
+            raise RuntimeError(f'only {self.count} iterations ran; the data '
+                               'is too small for warmup + iters')
+        return self.iters * batch_size / (self.end - self.start)
+
+    def cpu_ms_per_iter(self) -> float:
+        """CPU time of this process (all its threads) per iteration, in ms;
+        less sensitive to other processes than wall time."""
+        return 1000 * (self.cpu_end - self.cpu_start) / self.iters
+
+
+def _plain(args, settings, window: Window, device) -> None:
+    import torch
+    from plain_pytorch import train_one_epoch
+    from torch.utils.data import DataLoader, Dataset, Subset
+    from torchvision import datasets, transforms
+
+    count = args.batch_size * (args.warmup + args.iters)
+    if args.data == 'memory':
+        normalize = transforms.Compose([
+            transforms.ToTensor(),
+            transforms.Normalize(settings.mean, settings.std)])
+        stored = torch.load(args.memory, weights_only=True)
+
+        class Images(Dataset):
+
+            def __len__(self) -> int:
+                return len(stored['labels'])
+
+            def __getitem__(self, i: int):
+                return (normalize(stored['images'][i].numpy()),
+                        int(stored['labels'][i]))
+
+        dataset, workers = Images(), 0
+    else:
+        dataset = Subset(
+            datasets.ImageFolder(Path(args.files) / 'train',
+                                 settings.train_transform()), range(count))
+        workers = args.workers
+    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
+                        num_workers=workers,
+                        pin_memory=device.type == 'cuda',
+                        persistent_workers=workers > 0)
+    model = settings.build_model().to(device)
+    optimizer = settings.optimizer(model)
+    train_one_epoch(model, loader, torch.nn.CrossEntropyLoss(), optimizer,
+                    device, after_step=window.tick)
+
+
+def _runner(args, settings, window: Window, work_dir: str) -> None:
+    import torch
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+    from mmpretrain.registry import DATASETS, HOOKS
+
+    sys.path.insert(0, str(HERE.parent))
+    from train import mmpretrain_tool
+
+    @HOOKS.register_module(force=True)
+    class ThroughputWindowHook(Hook):
+        priority = 'LOWEST'  # after the logger and every other hook
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None) -> None:
+            window.tick()
+
+    @DATASETS.register_module(force=True)
+    class InMemoryImages(torch.utils.data.Dataset):
+        """Decoded BGR images run through the config's last transform."""
+
+        def __init__(self, path: str, pipeline: list) -> None:
+            from mmcv.transforms import Compose
+            stored = torch.load(path, weights_only=True)
+            self.images = [im.numpy()[..., ::-1].copy()
+                           for im in stored['images']]
+            self.labels = stored['labels'].tolist()
+            self.pipeline = Compose(pipeline)
+            self.metainfo = {}
+
+        def __len__(self) -> int:
+            return len(self.labels)
+
+        def __getitem__(self, i: int) -> dict:
+            return self.pipeline(dict(img=self.images[i],
+                                      gt_label=self.labels[i]))
+
+    # The config exactly as `tools/train.py --no-validate [--amp]` (and
+    # `mim train`) would run it: mmpretrain's own merge_args.
+    train_tool = runpy.run_path(str(mmpretrain_tool('train.py')))
+    cfg = train_tool['merge_args'](settings.cfg, argparse.Namespace(
+        config=args.config, work_dir=work_dir, resume=None,
+        amp='amp' in args.options, no_validate=True, auto_scale_lr=False,
+        no_pin_memory=False, no_persistent_workers=False, cfg_options=None,
+        launcher='none'))
+    train = cfg.train_dataloader
+    train.batch_size = args.batch_size
+    if args.data == 'memory':
+        train.dataset = dict(type='InMemoryImages', path=args.memory,
+                             pipeline=[train.dataset.pipeline[-1]])
+        train.num_workers = 0
+    else:
+        train.dataset.data_root = args.files
+        train.dataset.indices = args.batch_size * (args.warmup + args.iters)
+        for transform in train.dataset.pipeline:
+            if transform['type'].endswith('RandomResizedCrop'):
+                transform['scale'] = args.img_size
+        train.num_workers = args.workers
+    cfg.load_from = None
+    cfg.train_cfg.max_epochs = 1
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type='ThroughputWindowHook')]
+    if 'channels_last' in args.options:
+        cfg.custom_hooks.append(dict(type='ChannelsLastHook', enable=True))
+    if 'compile' in args.options:
+        cfg.compile = True
+    Runner.from_cfg(cfg).train()
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Run one measurement in this process.
+
+    Args:
+        args: Parsed ``--run`` arguments.
+
+    Returns:
+        images/s and peak memory.
+    """
+    import torch
+
+    from plain_pytorch import Settings
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    settings = Settings(args.config, args.batch_size, args.img_size)
+    window = Window(args.warmup, args.iters, device.type == 'cuda')
+    with tempfile.TemporaryDirectory() as work_dir:
+        if args.loop == 'plain':
+            _plain(args, settings, window, device)
+        else:
+            _runner(args, settings, window, work_dir)
+    if device.type == 'cuda':
+        peak_mib = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return dict(images_per_s=window.images_per_s(args.batch_size),
+                cpu_ms_per_iter=window.cpu_ms_per_iter(), peak_mib=peak_mib)
+
+
+# --------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------
+def run_case(name: str, args: argparse.Namespace, memory: Path,
+             files: Path) -> dict:
+    """Measure one case in a fresh process.
+
+    Args:
+        name: Key of :data:`CASES`.
+        args: Driver arguments.
+        memory: In-memory images file.
+        files: Image folder root.
+
+    Returns:
+        The measurement.
+    """
+    loop, data, options = CASES[name]
+    cmd = [sys.executable, __file__, '--run', '--loop', loop, '--data', data,
+           '--config', args.config, '--img-size', str(args.img_size),
+           '--batch-size', str(args.batch_size), '--iters', str(args.iters),
+           '--warmup', str(args.warmup), '--workers', str(args.workers),
+           '--memory', str(memory), '--files', str(files)]
+    if args.threads:
+        cmd += ['--threads', str(args.threads)]
+    if options:
+        cmd += ['--options', *options]
+    result = subprocess.run(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = [line for line in result.stdout.splitlines()
+             if line.startswith('RESULT ')]
+    if result.returncode != 0 or not lines:
+        raise SystemExit(f'{name} failed:\n{result.stdout[-4000:]}')
+    return json.loads(lines[-1][len('RESULT '):])
+
+
+def machine(threads: Optional[int]) -> str:
+    """One line describing the host.
+
+    Args:
+        threads: torch threads per measurement (None: torch's default).
+
+    Returns:
+        CPU, cores, torch version, threads and GPU.
+    """
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    text = (f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, '
+            f'{threads or torch.get_num_threads()} torch threads')
+    if torch.cuda.is_available():
+        text += f', {torch.cuda.get_device_name()}'
+    return text
+
+
+def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:
+    """Median images/s and peak memory per case, and Runner/plain ratios.
+
+    Args:
+        results: Measurements per case.
+
+    Returns:
+        Per-case summary.
+    """
+    summary = {}
+    for name, runs in results.items():
+        rates = [r['images_per_s'] for r in runs]
+        summary[name] = dict(
+            median=statistics.median(rates), min=min(rates), max=max(rates),
+            peak_mib=statistics.median(r['peak_mib'] for r in runs),
+            cpu_ms=statistics.median(r['cpu_ms_per_iter'] for r in runs),
+            runs=len(runs))
+    for data in ('memory', 'files'):
+        plain, runner = f'plain/{data}', f'runner/{data}'
+        if plain in results and runner in results:
+            paired = [r['images_per_s'] / p['images_per_s']
+                      for p, r in zip(results[plain], results[runner])]
+            summary[runner]['vs_plain'] = (summary[runner]['median'] /
+                                           summary[plain]['median'])
+            summary[runner]['vs_plain_paired'] = statistics.median(paired)
+    base = summary.get('runner/memory')
+    for name, entry in summary.items():
+        if base and name.startswith('runner/memory+'):
+            entry['vs_runner'] = entry['median'] / base['median']
+    return summary
+
+
+def table(summary: Dict[str, dict], args: argparse.Namespace,
+          host: str, load: str) -> str:
+    """Markdown table of a summary.
+
+    Args:
+        summary: Output of :func:`summarize`.
+        args: Driver arguments.
+        host: Output of :func:`machine`.
+        load: Load averages before and after.
+
+    Returns:
+        Markdown text.
+    """
+    memory_kind = 'GPU max allocated' if 'GeForce' in host or ', NVIDIA' in \
+        host or 'H100' in host else 'peak RSS'
+    lines = [
+        f'{host}; {args.img_size} px, batch {args.batch_size}, '
+        f'{args.iters} timed iterations after {args.warmup} warm-up, '
+        f'median of {args.repeats} interleaved repeats; files: '
+        f'{args.workers} loader workers; load average {load}.', '',
+        f'| case | images/s (median) | min-max | vs plain | vs Runner fp32 '
+        f'| CPU ms/iter | {memory_kind} MiB |', '|---|---|---|---|---|---|---|'
+    ]
+    for name, entry in summary.items():
+        vs_plain = (f"{entry['vs_plain']:.1%} (paired "
+                    f"{entry['vs_plain_paired']:.1%})"
+                    if 'vs_plain' in entry else '')
+        vs_runner = f"{entry['vs_runner']:.2f}x" if 'vs_runner' in entry \
+            else ''
+        lines.append(
+            f"| {name} | {entry['median']:.1f} | {entry['min']:.1f}-"
+            f"{entry['max']:.1f} | {vs_plain} | {vs_runner} | "
+            f"{entry['cpu_ms']:.0f} | {entry['peak_mib']:.0f} |")
+    return '\n'.join(lines)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config',
+                        default=str(REPO / 'configs' /
+                                    'mobilenet-v2_fruit.py'))
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--workers', type=int, default=2,
+                        help='loader workers for the files case, both loops')
+    parser.add_argument('--threads', type=int,
+                        help='torch threads per measurement (default: '
+                        "torch's); 1 avoids OpenMP stalls on a busy host")
+    parser.add_argument('--cases', nargs='+', default=[
+        c for c in CASES if 'compile' not in c], choices=list(CASES))
+    parser.add_argument('--data-root',
+                        help='folder with train/<class>/*.jpg (default: '
+                        'cut from the opencv-doc photos)')
+    parser.add_argument('--json', help='write the raw results here')
+    parser.add_argument('--title', default='CPU',
+                        help='sub-heading for --write-docs')
+    parser.add_argument('--write-docs', action='store_true',
+                        help=f'put the table in {DOCS.name} ({SECTION})')
+    # one measurement (internal)
+    parser.add_argument('--run', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--loop', choices=['plain', 'runner'],
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--data', choices=['memory', 'files'],
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--options', nargs='*', default=[],
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--memory', help=argparse.SUPPRESS)
+    parser.add_argument('--files', help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def write_docs(title: str, text: str) -> None:
+    """Put ``text`` under ``### title`` in the Training throughput section.
+
+    Args:
+        title: Sub-heading (replaced if present).
+        text: Markdown body.
+    """
+    doc = DOCS.read_text()
+    start = doc.index(SECTION) + len(SECTION)
+    end = doc.find('\n## ', start)
+    end = len(doc) if end < 0 else end
+    body = doc[start:end]
+    block = f'\n### {title}\n\n{text}\n'
+    heading = f'\n### {title}\n'
+    if heading in body:
+        b_start = body.index(heading)
+        b_end = body.find('\n### ', b_start + len(heading))
+        b_end = len(body) if b_end < 0 else b_end
+        body = body[:b_start] + block + body[b_end:]
+    else:
+        body = body.rstrip('\n') + '\n' + block
+    DOCS.write_text(doc[:start] + body.rstrip('\n') + '\n' + doc[end:])
+
+
+def main() -> None:
+    args = parse_args()
+    if args.run:
+        result = measure(args)
+        print('RESULT ' + json.dumps(result), flush=True)
+        return
+    import fruit_ext  # noqa: F401
+    from plain_pytorch import Settings
+    num_classes = Settings(args.config).cfg.model.head.num_classes
+    count = args.batch_size * (args.warmup + args.iters)
+    load_before = ' '.join(f'{x:.1f}' for x in os.getloadavg())
+    with tempfile.TemporaryDirectory() as tmp:
+        files = Path(args.data_root) if args.data_root else make_photo_tree(
+            Path(tmp) / 'photos', num_classes, -(-count // num_classes))
+        memory = decode_to_memory(files, Path(tmp) / 'memory.pt', count,
+                                  args.img_size, num_classes)
+        results: Dict[str, List[dict]] = {name: [] for name in args.cases}
+        for repeat in range(args.repeats):
+            # rotate the order so no case always runs first or last
+            order = args.cases[repeat % len(args.cases):] + \
+                args.cases[:repeat % len(args.cases)]
+            for name in order:
+                result = run_case(name, args, memory, files)
+                results[name].append(result)
+                print(f'[{repeat + 1}/{args.repeats}] {name}: '
+                      f"{result['images_per_s']:.2f} images/s, "
+                      f"{result['cpu_ms_per_iter']:.0f} CPU ms/iter, peak "
+                      f"{result['peak_mib']:.0f} MiB", flush=True)
+    load = f"{load_before} -> {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    summary = summarize(results)
+    text = table(summary, args, machine(args.threads), load)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            dict(args=vars(args), results=results, summary=summary),
+            indent=1))
+    if args.write_docs:
+        write_docs(args.title, text)
+
+
+if __name__ == '__main__':
+    main()
