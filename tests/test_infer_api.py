@@ -19,6 +19,8 @@ from fruit_ext.apis.model_index import MIM_ROOT, registered_models
 from fruit_ext.datasets import FRUIT30_CLASSES
 
 NAME = 'mobilenet-v2_fruit30'
+INDEXED = ['efficientnet-lite0-ft_fruit30', 'mobilenet-v2-ft_fruit30',
+           'mobilenet-v2_fruit30', 'mobilenet-v2_fruit30-demo']
 
 
 def train_tiny_model(tmp_path_factory, fruit_tree: Path) -> Tuple[Path, Path]:
@@ -96,13 +98,21 @@ BAD = {'broken.jpg', 'empty.png'}
 
 
 def test_model_index_registered_on_import():
-    assert registered_models() == [NAME]
-    assert NAME in list_models('*fruit*')
+    names = registered_models()
+    assert NAME in names and len(names) == len(INDEXED)
+    assert sorted(list_models('*fruit*')) == names
     assert NAME in ImageClassificationInferencer.list_models('*fruit*')
     config = ModelHub.get(NAME).config
     assert Path(config.filename) == MIM_ROOT / 'configs' / \
         'mobilenet-v2_fruit.py'
-    assert config.model.head.num_classes == 30
+
+
+@pytest.mark.parametrize('name', INDEXED)
+def test_every_indexed_model_builds_by_name(name):
+    model = get_model(name)
+    assert Path(model._config.filename).is_file()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 64, 64), mode='tensor').shape == (1, 30)
 
 
 def test_get_model_by_name_with_local_checkpoint(trained, renamed_checkpoint):
