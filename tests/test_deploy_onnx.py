@@ -120,12 +120,14 @@ def test_predictor_script_runs_without_torch(onnx_file, photos, tmp_path):
         '"fruit_ext"):\n'
         '    sys.modules[name] = None\n'
         f'sys.argv = ["predictor.py", {onnx_file!r}, *{photos!r}, '
-        '"--topk", "2"]\n'
+        '"missing.jpg", "--topk", "2"]\n'
         f'runpy.run_path({str(REPO / "fruit_ext/apis/predictor.py")!r}, '
         'run_name="__main__")\n')
-    result = run([sys.executable, '-c', code], cwd=tmp_path)
+    result = run([sys.executable, '-c', code], cwd=tmp_path, check=False)
+    assert result.returncode == 1  # for missing.jpg; the others still ran
     lines = [json.loads(line) for line in result.stdout.splitlines()
              if line.startswith('{')]
+    assert lines.pop()['error'].startswith('Cannot read image missing.jpg')
     expected = Predictor(onnx_file)(photos, topk=2)
     assert [line['topk'][0]['label'] for line in lines] == [
         r['pred_label'] for r in expected]

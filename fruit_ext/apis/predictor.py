@@ -14,6 +14,7 @@ pipeline.
 import argparse
 import json
 import os
+import sys
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -270,8 +271,12 @@ class Predictor:
             topk=[(int(i), self.classes[i], float(prob[i])) for i in order])
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Command line: print the top-k classes of each image as JSON lines."""
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command line: print the top-k classes of each image as JSON lines.
+
+    Returns:
+        1 if an image could not be read (it gets an ``error`` line), else 0.
+    """
     parser = argparse.ArgumentParser(
         description='Classify images with a fruit_ext ONNX model.')
     parser.add_argument('onnx', help='model exported by export_onnx.py')
@@ -279,18 +284,22 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--topk', type=int, default=3)
     args = parser.parse_args(argv)
     predictor = Predictor(args.onnx)
+    failed = 0
     for path in args.images:
         try:
             result = predictor(path, topk=args.topk)[0]
         except ValueError as error:
-            print(json.dumps({'image': path, 'error': str(error)}))
+            print(json.dumps({'image': path, 'error': str(error)},
+                             ensure_ascii=False))
+            failed += 1
             continue
         print(json.dumps({
             'image': path,
             'topk': [{'label': label, 'class': name, 'score': round(score, 4)}
                      for label, name, score in result['topk']]
         }, ensure_ascii=False))
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
