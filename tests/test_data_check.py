@@ -116,7 +116,8 @@ def write_bad_tree(root: Path) -> Dict[str, str]:
 
 def tree_digest(root: Path) -> Dict[str, str]:
     """{relative path: sha256} of every file under ``root``."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+    return {str(p.relative_to(root)):
+            hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob('*')) if p.is_file()}
 
 

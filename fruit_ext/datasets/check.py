@@ -25,8 +25,7 @@ from rich.table import Table
 
 from .class_counts import Counts
 from .fruit30 import IMG_EXTENSIONS, SPLITS
-from .transforms.decode import (ALPHA_MODES, HIGH_DEPTH_MODES,
-                                ORIENTATION_TAG)
+from .transforms.decode import ALPHA_MODES, HIGH_DEPTH_MODES, ORIENTATION_TAG
 
 ERROR, WARNING = 'error', 'warning'
 #: Each kind of finding and what it means.

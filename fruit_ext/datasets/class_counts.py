@@ -18,7 +18,8 @@ def class_names(counts: Counts) -> List[str]:
     Returns:
         Class names.
     """
-    return sorted({name for per_class in counts.values() for name in per_class})
+    return sorted({name for per_class in counts.values()
+                   for name in per_class})
 
 
 def print_counts(counts: Counts, title: str,

@@ -50,7 +50,7 @@ def get_skipping_broken(dataset: BaseDataset, index: int) -> dict:
             samples.set_metainfo({SKIPPED_KEY: skipped})
         return data
     raise RuntimeError(
-        f'{type(dataset).__name__}: {dataset.max_refetch + 1} samples in a row '
-        f'could not be loaded (last broken file: '
+        f'{type(dataset).__name__}: {dataset.max_refetch + 1} samples in a '
+        'row could not be loaded (last broken file: '
         f'{skipped[-1] if skipped else "none"}); check the dataset with '
         'tools/dataset/check.py.')

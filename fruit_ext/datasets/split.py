@@ -63,8 +63,8 @@ def split_sizes(total: int, ratios: Sequence[float]) -> List[int]:
     return sizes
 
 
-def _class_files(folder: str, extensions: Sequence[str]) -> Tuple[List[str],
-                                                                    int]:
+def _class_files(folder: str,
+                 extensions: Sequence[str]) -> Tuple[List[str], int]:
     images, ignored = [], 0
     for parent, _, names in os.walk(folder):
         for name in names:

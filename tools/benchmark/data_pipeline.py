@@ -1,7 +1,7 @@
 """Time mmpretrain's default MobileNetV2 data pipelines against fruit30's.
 
     python tools/benchmark/data_pipeline.py
-    python tools/benchmark/data_pipeline.py --workers 4 --write-docs docs/benchmarks.md
+    python tools/benchmark/data_pipeline.py --write-docs docs/benchmarks.md
 
 Real photo content (opencv-doc's sample photos) upscaled to phone sizes,
 2000x1500 and 4000x3000 JPEGs, plus a copy shrunk once by
@@ -204,11 +204,12 @@ def machine() -> str:
 
 
 def run(args: argparse.Namespace, photo_sets: Dict[str, List[str]]
-        ) -> Tuple[List[dict], float]:
+        ) -> Tuple[List[dict], float, List[float]]:
     """Time every (photo set, pipeline) configuration.
 
     Returns:
-        (rows, mean |difference| of the train outputs at 2000x1500).
+        (rows, mean |difference| of the train outputs at 2000x1500, the
+        1-minute load average after each round).
     """
     configs = pipelines()
     built = {key: build(pipeline) for key, pipeline in configs.items()}
@@ -223,19 +224,21 @@ def run(args: argparse.Namespace, photo_sets: Dict[str, List[str]]
         time_loader(loaders[case])
     one_core: Dict[tuple, List[float]] = {case: [] for case in cases}
     per_second: Dict[tuple, List[float]] = {case: [] for case in cases}
+    loads = []
     for round_ in range(args.repeats):
         shift = round_ % len(cases)
         for case in cases[shift:] + cases[:shift]:
             one_core[case].append(time_one_core(
                 built[case[1]], photo_sets[case[0]], args.samples, round_))
             per_second[case].append(time_loader(loaders[case]))
+        loads.append(os.getloadavg()[0])
         Console(stderr=True).print(f'round {round_ + 1}/{args.repeats} done')
     rows = [dict(photos=name, owner=key[0], split=key[1],
                  ms=statistics.median(one_core[name, key]),
                  per_second=statistics.median(per_second[name, key]))
             for name, key in cases]
     first = f'{SIZES[0][0]}x{SIZES[0][1]}'
-    return rows, same_augmentation_gap(photo_sets[first], configs)
+    return rows, same_augmentation_gap(photo_sets[first], configs), loads
 
 
 def speedups(rows: List[dict]) -> Dict[Tuple[str, str], float]:
@@ -246,7 +249,8 @@ def speedups(rows: List[dict]) -> Dict[Tuple[str, str], float]:
             for photos, split, owner in ms if owner == 'fruit30'}
 
 
-def markdown(rows: List[dict], gap: float, args: argparse.Namespace,
+def markdown(rows: List[dict], gap: float, loads: List[float],
+             args: argparse.Namespace,
              photo_sets: Dict[str, List[str]]) -> str:
     """The results as the body of the docs section."""
     ratio = speedups(rows)
@@ -257,7 +261,10 @@ def markdown(rows: List[dict], gap: float, args: argparse.Namespace,
         f'` on {machine()}. {len(PHOTOS)} opencv-doc photos '
         f'({", ".join(PHOTOS)}) upscaled to each size, JPEG quality '
         f'{args.quality}; medians of {args.repeats} rounds of '
-        f'{args.samples} images, all configurations interleaved in one run.',
+        f'{args.samples} images, all configurations interleaved in one run '
+        f'(1-minute load average {min(loads):.1f} to {max(loads):.1f} '
+        'during the rounds: the machine was shared, which slows every '
+        'configuration alike).',
         '',
         '"mmpretrain" is the default MobileNetV2 pipeline '
         '(`LoadImageFromFile` + `RandomResizedCrop(224, backend=\'pillow\')`'
@@ -282,7 +289,15 @@ def markdown(rows: List[dict], gap: float, args: argparse.Namespace,
                 f'{base["ms"]:.1f} | {fast["ms"]:.1f} | '
                 f'**{ratio[photos, split]:.1f}x** | '
                 f'{base["per_second"]:.0f} | {fast["per_second"]:.0f} |')
+    small = by_key[list(photo_sets)[-1], 'train', 'fruit30']['ms']
     lines += [
+        '',
+        f'Shrinking once with `tools/dataset/resize.py` pays off for many '
+        f'epochs: the fruit30 train pipeline then needs {small:.1f} ms/img '
+        'instead of '
+        f'{by_key[list(photo_sets)[0], "train", "fruit30"]["ms"]:.1f} '
+        f'({list(photo_sets)[0]}); on small images both pipelines decode '
+        'in full and cost the same.',
         '',
         f'Same seeds, same crop boxes: the two train pipelines\' 224 px '
         f'outputs differ by {gap:.2f} grey levels on average (resampling '
@@ -329,8 +344,8 @@ def main() -> int:
         except FileNotFoundError as error:
             console.print(f'[red]error:[/red] {error}')
             return 1
-        rows, gap = run(args, photo_sets)
-        body = markdown(rows, gap, args, photo_sets)
+        rows, gap, loads = run(args, photo_sets)
+        body = markdown(rows, gap, loads, args, photo_sets)
     table = Table(title=f'Data pipeline, {machine()}')
     for column in ('photos', 'pipeline', 'ms/img 1 core',
                    f'img/s {args.workers} workers'):

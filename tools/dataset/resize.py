@@ -1,6 +1,6 @@
 """Shrink a dataset once so that no epoch decodes full-size photos.
 
-    python tools/dataset/resize.py data/fruit30_split data/fruit30_640 --max-side 640
+    python tools/dataset/resize.py data/fruit30_split data/fruit30_640
 
 Same layout, longer side at most --max-side, EXIF orientation applied,
 smaller images copied unchanged. Files that cannot be decoded are listed and

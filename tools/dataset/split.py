@@ -1,7 +1,7 @@
 """Split a raw ``root/<class>/*`` photo folder into the fruit30 layout.
 
     python tools/dataset/split.py data/my_photos data/my_photos_split
-    python tools/dataset/split.py RAW OUT --ratio 0.7 0.2 0.1 --seed 3 --symlink
+    python tools/dataset/split.py RAW OUT --ratio 0.7 0.2 0.1 --symlink
 
 Per-class (stratified) split, deterministic for a seed. The source is only
 read, unless ``--move``. Writes ``OUT/split_counts.csv`` and

@@ -195,7 +195,7 @@ class EncodedImage:
     @property
     def is_jpeg(self) -> bool:
         """Whether libjpeg can decode it at reduced scale."""
-        return self._image.format == 'JPEG'
+        return self._image.format in ('JPEG', 'MPO')
 
     @property
     def is_upright(self) -> bool:

@@ -5,8 +5,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
-from .decode import (EncodedImage, min_side_reduction, read_bytes,
-                     to_color_type)
+from .decode import EncodedImage, min_side_reduction, read_bytes, to_color_type
 
 COLOR_TYPES = ('color', 'grayscale')
 
