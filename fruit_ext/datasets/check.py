@@ -207,7 +207,8 @@ def inspect_file(path: str, min_size: int = 224,
     if not loaded:
         add('ext-mismatch', WARNING, f'{image.format} image with extension '
             f'{ext or "(none)"}, which the dataset does not load')
-    elif expected and expected != image.format:
+    elif expected and expected != image.format and not (
+            expected == 'JPEG' and image.format == 'MPO'):  # JPEG + extras
         add('ext-mismatch', WARNING,
             f'named {ext} but holds a {image.format} image')
     mode = image.mode
