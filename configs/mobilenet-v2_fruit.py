@@ -26,9 +26,13 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
+    persistent_workers=True,  # fruit_ext drops it when num_workers=0
+    pin_memory=True,  # and this one when there is no GPU
     dataset=dict(type='Fruit30', data_root=data_root, on_broken='raise',
                  pipeline=train_pipeline))
 val_dataloader = dict(
+    persistent_workers=True,
+    pin_memory=True,
     dataset=dict(type='Fruit30', data_root=data_root, on_broken='raise',
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
@@ -50,4 +54,11 @@ default_hooks = dict(
 custom_hooks = [
     dict(type='LRScalingLogHook'),
     dict(type='BrokenImageLogHook'),
+    # NHWC memory format: on with a GPU; enable=True forces it on CPU too
+    dict(type='ChannelsLastHook'),
 ]
+
+# ---- speed options (measured in docs/benchmarks.md, Training throughput) ----
+# Mixed precision: `--amp`, or optim_wrapper = dict(type='AmpOptimWrapper',
+# dtype='bfloat16') (float16 default on GPU; bfloat16 on CPU).
+compile = False  # True (or dict(mode=...)): torch.compile the model

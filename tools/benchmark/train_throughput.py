@@ -63,6 +63,9 @@ CASES: Dict[str, tuple] = {
                                         ('amp', 'channels_last')),
     'runner/memory+amp+channels_last+compile': (
         'runner', 'memory', ('amp', 'channels_last', 'compile')),
+    # the data pipeline alone (no model): each loop's loader over the files
+    'plain/files-data-only': ('plain', 'files', ('data_only', )),
+    'runner/files-data-only': ('runner', 'files', ('data_only', )),
 }
 
 
@@ -127,11 +130,12 @@ def decode_to_memory(root: Path, out: Path, count: int, img_size: int,
     import torch
     from PIL import Image
 
-    files = sorted((root / 'train').rglob('*.jpg'))
-    images = np.stack([
-        np.asarray(Image.open(files[i % len(files)]).convert('RGB').resize(
-            (img_size, img_size), Image.BILINEAR)) for i in range(count)
-    ])
+    files = sorted((root / 'train').rglob('*.jpg'))[:count]
+    decoded = [
+        np.asarray(Image.open(path).convert('RGB').resize(
+            (img_size, img_size), Image.BILINEAR)) for path in files
+    ]
+    images = np.stack([decoded[i % len(decoded)] for i in range(count)])
     labels = torch.arange(count) % num_classes
     torch.save({'images': torch.from_numpy(images), 'labels': labels}, out)
     return out
@@ -190,6 +194,15 @@ class Window:
         return 1000 * (self.cpu_end - self.cpu_start) / self.iters
 
 
+def _iterate(loader, window: Window) -> None:
+    """Data only: draw batches (cycling epochs) until the window closes."""
+    while window.end is None:
+        for _ in loader:
+            window.tick()
+            if window.end is not None:
+                break
+
+
 def _plain(args, settings, window: Window, device) -> None:
     import torch
     from plain_pytorch import train_one_epoch
@@ -214,14 +227,17 @@ def _plain(args, settings, window: Window, device) -> None:
 
         dataset, workers = Images(), 0
     else:
-        dataset = Subset(
-            datasets.ImageFolder(Path(args.files) / 'train',
-                                 settings.train_transform()), range(count))
+        folder = datasets.ImageFolder(Path(args.files) / 'train',
+                                      settings.train_transform())
+        dataset = Subset(folder, range(min(count, len(folder))))
         workers = args.workers
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                         num_workers=workers,
                         pin_memory=device.type == 'cuda',
                         persistent_workers=workers > 0)
+    if 'data_only' in args.options:
+        _iterate(loader, window)
+        return
     model = settings.build_model().to(device)
     optimizer = settings.optimizer(model)
     train_one_epoch(model, loader, torch.nn.CrossEntropyLoss(), optimizer,
@@ -231,6 +247,7 @@ def _plain(args, settings, window: Window, device) -> None:
 def _runner(args, settings, window: Window, work_dir: str) -> None:
     import torch
     from mmengine.hooks import Hook
+    from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
     from mmpretrain.registry import DATASETS, HOOKS
 
@@ -288,12 +305,22 @@ def _runner(args, settings, window: Window, work_dir: str) -> None:
         train.num_workers = args.workers
     cfg.load_from = None
     cfg.train_cfg.max_epochs = 1
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-        dict(type='ThroughputWindowHook')]
-    if 'channels_last' in args.options:
-        cfg.custom_hooks.append(dict(type='ChannelsLastHook', enable=True))
+    # the config's ChannelsLastHook (on by default on GPU) follows the case
+    cfg.custom_hooks = [
+        hook for hook in cfg.get('custom_hooks', [])
+        if hook['type'] != 'ChannelsLastHook'
+    ] + [
+        dict(type='ChannelsLastHook',
+             enable='channels_last' in args.options),
+        dict(type='ThroughputWindowHook')
+    ]
     if 'compile' in args.options:
         cfg.compile = True
+    if 'data_only' in args.options:
+        init_default_scope('mmpretrain')
+        _iterate(Runner.build_dataloader(cfg.train_dataloader, seed=0),
+                 window)
+        return
     Runner.from_cfg(cfg).train()
 
 
@@ -325,6 +352,86 @@ def measure(args: argparse.Namespace) -> dict:
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return dict(images_per_s=window.images_per_s(args.batch_size),
                 cpu_ms_per_iter=window.cpu_ms_per_iter(), peak_mib=peak_mib)
+
+
+#: component: (file suffix, function) whose cumulative time is reported
+COMPONENTS = {
+    'data loading (dataset, collate)': ('dataloader.py', '_next_data'),
+    'data_preprocessor': ('data_preprocessor.py', 'forward'),
+    'forward + loss': ('base_model.py', '_run_forward'),
+    'backward': ('_tensor.py', 'backward'),
+    'optimizer step': ('optimizer.py', 'wrapper'),
+    'zero_grad': ('optimizer.py', 'zero_grad'),
+}
+#: per-iteration hook methods (one-off hooks such as checkpoint saving at the
+#: end of the epoch are left out)
+ITER_HOOKS = ('before_train_iter', 'after_train_iter')
+HOOKS_ROW = 'hooks per iteration (logger, timer, schedulers, ...)'
+
+
+def profile(args: argparse.Namespace, memory: Path, files: Path) -> str:
+    """Per-iteration cost of each part of both loops, from cProfile.
+
+    Both loops run in this process on the in-memory images; the plain
+    loop's forward is its ``model(images)`` call plus the loss.
+
+    Args:
+        args: Driver arguments.
+        memory: In-memory images file.
+        files: Image folder root.
+
+    Returns:
+        A Markdown table of milliseconds per iteration.
+    """
+    import cProfile
+    import pstats
+
+    import torch
+
+    from plain_pytorch import Settings
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    run_args = argparse.Namespace(**{
+        **vars(args), 'memory': str(memory), 'files': str(files),
+        'data': 'memory', 'options': []})
+    columns = {}
+    for loop in ('plain', 'runner'):
+        settings = Settings(args.config, args.batch_size, args.img_size)
+        window = Window(args.warmup, args.iters, device.type == 'cuda')
+        profiler = cProfile.Profile()
+        with tempfile.TemporaryDirectory() as work_dir:
+            profiler.enable()
+            if loop == 'plain':
+                _plain(run_args, settings, window, device)
+            else:
+                _runner(run_args, settings, window, work_dir)
+            profiler.disable()
+        stats = pstats.Stats(profiler).stats
+        iterations = window.count
+        column = {}
+        for name, (suffix, function) in COMPONENTS.items():
+            total = sum(
+                cumulative for (path, _, func), (_, _, _, cumulative, _)
+                in stats.items() if path.endswith(suffix) and func == function)
+            column[name] = 1000 * total / iterations
+        column[HOOKS_ROW] = 1000 * sum(
+            cumulative for (path, _, func), (_, _, _, cumulative, _)
+            in stats.items() if func in ITER_HOOKS and
+            not path.endswith('train_throughput.py')) / iterations
+        if loop == 'plain':  # model(images) + criterion, called directly
+            column['forward + loss'] = 1000 * sum(
+                cumulative for (path, _, func), (_, calls, _, cumulative, _)
+                in stats.items() if path.endswith('plain_pytorch.py')
+                and func == 'train_one_epoch') / iterations - sum(
+                    column.values())
+        column['images/s (profiled)'] = window.images_per_s(args.batch_size)
+        columns[loop] = column
+    lines = ['| per iteration, ms | plain loop | Runner |', '|---|---|---|']
+    for name in list(COMPONENTS) + [HOOKS_ROW, 'images/s (profiled)']:
+        lines.append(f"| {name} | {columns['plain'][name]:.2f} | "
+                     f"{columns['runner'][name]:.2f} |")
+    return '\n'.join(lines)
 
 
 # --------------------------------------------------------------------------
@@ -404,9 +511,9 @@ def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:
             peak_mib=statistics.median(r['peak_mib'] for r in runs),
             cpu_ms=statistics.median(r['cpu_ms_per_iter'] for r in runs),
             runs=len(runs))
-    for data in ('memory', 'files'):
-        plain, runner = f'plain/{data}', f'runner/{data}'
-        if plain in results and runner in results:
+    for runner in results:
+        plain = 'plain/' + runner.split('/', 1)[1]
+        if runner.startswith('runner/') and plain in results:
             paired = [r['images_per_s'] / p['images_per_s']
                       for p, r in zip(results[plain], results[runner])]
             summary[runner]['vs_plain'] = (summary[runner]['median'] /
@@ -420,7 +527,7 @@ def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:
 
 
 def table(summary: Dict[str, dict], args: argparse.Namespace,
-          host: str, load: str) -> str:
+          host: str, load: str, on_gpu: bool) -> str:
     """Markdown table of a summary.
 
     Args:
@@ -428,12 +535,12 @@ def table(summary: Dict[str, dict], args: argparse.Namespace,
         args: Driver arguments.
         host: Output of :func:`machine`.
         load: Load averages before and after.
+        on_gpu: Whether the measurements ran on a GPU.
 
     Returns:
         Markdown text.
     """
-    memory_kind = 'GPU max allocated' if 'GeForce' in host or ', NVIDIA' in \
-        host or 'H100' in host else 'peak RSS'
+    memory_kind = 'GPU max allocated' if on_gpu else 'peak RSS'
     lines = [
         f'{host}; {args.img_size} px, batch {args.batch_size}, '
         f'{args.iters} timed iterations after {args.warmup} warm-up, '
@@ -471,10 +578,18 @@ def parse_args() -> argparse.Namespace:
                         help='torch threads per measurement (default: '
                         "torch's); 1 avoids OpenMP stalls on a busy host")
     parser.add_argument('--cases', nargs='+', default=[
-        c for c in CASES if 'compile' not in c], choices=list(CASES))
+        c for c in CASES if 'compile' not in c and 'data-only' not in c],
+        choices=list(CASES))
     parser.add_argument('--data-root',
                         help='folder with train/<class>/*.jpg (default: '
                         'cut from the opencv-doc photos)')
+    parser.add_argument('--profile', action='store_true',
+                        help='instead of timing, break one run of each loop '
+                        'down by component with cProfile')
+    parser.add_argument('--max-photos-per-class', type=int, default=40,
+                        help='cap on generated files (data-only cases cycle '
+                        'through them; training cases need enough for one '
+                        'epoch of warmup + iters batches)')
     parser.add_argument('--json', help='write the raw results here')
     parser.add_argument('--title', default='CPU',
                         help='sub-heading for --write-docs')
@@ -530,9 +645,13 @@ def main() -> None:
     load_before = ' '.join(f'{x:.1f}' for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         files = Path(args.data_root) if args.data_root else make_photo_tree(
-            Path(tmp) / 'photos', num_classes, -(-count // num_classes))
+            Path(tmp) / 'photos', num_classes,
+            min(-(-count // num_classes), args.max_photos_per_class))
         memory = decode_to_memory(files, Path(tmp) / 'memory.pt', count,
                                   args.img_size, num_classes)
+        if args.profile:
+            print(profile(args, memory, files))
+            return
         results: Dict[str, List[dict]] = {name: [] for name in args.cases}
         for repeat in range(args.repeats):
             # rotate the order so no case always runs first or last
@@ -547,7 +666,9 @@ def main() -> None:
                       f"{result['peak_mib']:.0f} MiB", flush=True)
     load = f"{load_before} -> {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     summary = summarize(results)
-    text = table(summary, args, machine(args.threads), load)
+    import torch
+    text = table(summary, args, machine(args.threads), load,
+                 torch.cuda.is_available())
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps(

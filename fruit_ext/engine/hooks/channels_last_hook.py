@@ -6,7 +6,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 from torch import nn
-from torch.utils.hooks import RemovableHandle
+from torch.nn.parallel import DistributedDataParallel
 
 
 def _to_channels_last(module: nn.Module, inputs: Any, output: Any) -> Any:
@@ -24,8 +24,13 @@ class ChannelsLastHook(Hook):
 
     Convolutions run faster on NHWC tensors with cuDNN (tensor cores, above
     all with AMP) and with oneDNN on recent CPUs; results are the same up to
-    float rounding. The model's weights are converted once, and a forward
-    hook on the data preprocessor converts each batch after normalisation.
+    float rounding. The weights are converted once, after they were
+    initialised or loaded (so a seed gives the same model in either format),
+    and a forward hook on the data preprocessor converts each batch after
+    normalisation. For training, a model wrapped in DistributedDataParallel
+    is wrapped again (and compiled again if ``compile`` is set), so DDP lays
+    out its gradient buckets for the new strides instead of copying every
+    gradient into mismatched ones.
 
     Args:
         enable: True or False to force; None (default) enables it only when
@@ -36,20 +41,21 @@ class ChannelsLastHook(Hook):
 
     def __init__(self, enable: Optional[bool] = None) -> None:
         self.enable = enable
-        self._handle: Optional[RemovableHandle] = None
+        self._converted = False
 
-    def _apply(self, runner) -> None:
+    def _convert(self, runner) -> bool:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         on_cuda = any(p.is_cuda for p in model.parameters())
-        if not (self.enable if self.enable is not None else on_cuda):
-            return
-        if self._handle is None:
-            model.to(memory_format=torch.channels_last)
-            self._handle = model.data_preprocessor.register_forward_hook(
-                _to_channels_last)
-            runner.logger.info('ChannelsLastHook: model and image batches '
-                               'use the channels_last memory format.')
+        if self._converted or not (self.enable if self.enable is not None
+                                   else on_cuda):
+            return False
+        model.to(memory_format=torch.channels_last)
+        model.data_preprocessor.register_forward_hook(_to_channels_last)
+        self._converted = True
+        runner.logger.info('ChannelsLastHook: model and image batches use '
+                           'the channels_last memory format.')
+        return True
 
     def before_train(self, runner) -> None:
         """Convert before the first training iteration.
@@ -57,15 +63,19 @@ class ChannelsLastHook(Hook):
         Args:
             runner: The mmengine Runner.
         """
-        self._apply(runner)
+        if self._convert(runner) and isinstance(runner.model,
+                                                DistributedDataParallel):
+            runner.model = runner.wrap_model(
+                runner.cfg.get('model_wrapper_cfg'), runner.model.module)
+            runner._maybe_compile('train_step')
 
     def before_val(self, runner) -> None:
-        """Convert for a validation-only run (no-op after training starts).
+        """Convert for a validation-only run (no-op once converted).
 
         Args:
             runner: The mmengine Runner.
         """
-        self._apply(runner)
+        self._convert(runner)
 
     def before_test(self, runner) -> None:
         """Convert for a test run.
@@ -73,4 +83,4 @@ class ChannelsLastHook(Hook):
         Args:
             runner: The mmengine Runner.
         """
-        self._apply(runner)
+        self._convert(runner)
