@@ -142,3 +142,18 @@ def test_resume_on_one_process_follows_world_size(killed_and_resumed,
             in log)
     assert 'Learning rate in use: 0.0028125' in log
     assert 'lr: 2.8125e-03' in log
+
+
+def test_dist_test_sh_evaluates_the_resumed_checkpoint(killed_and_resumed,
+                                                       fruit_tree, tmp_path):
+    work_dir, _, _ = killed_and_resumed['dist_train.sh']
+    config = tiny_config(tmp_path / 'test.py', fruit_tree)
+    result = launch(['bash', str(REPO / 'tools' / 'dist_test.sh'),
+                     str(config), str(work_dir / 'epoch_2.pth'), '2',
+                     '--work-dir', str(tmp_path / 'test')], tmp_path,
+                    dict(PORT=str(free_port())))
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert 'Distributed training: True' in result.stdout
+    assert 'Epoch(test) [1/1]' in result.stdout
+    assert 'accuracy/top1' in result.stdout
+

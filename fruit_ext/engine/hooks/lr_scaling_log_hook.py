@@ -2,6 +2,7 @@
 from typing import Dict, List, Optional
 
 from mmengine.hooks import Hook
+from mmengine.optim import BaseOptimWrapper
 from mmpretrain.registry import HOOKS
 
 
@@ -34,6 +35,8 @@ class LRScalingLogHook(Hook):
         Args:
             runner: The mmengine Runner.
         """
+        if not isinstance(runner.optim_wrapper, BaseOptimWrapper):
+            return  # a test or validation run: nothing is trained
         self._scaled_lrs = [
             group['initial_lr'] if 'initial_lr' in group else group['lr']
             for group in runner.optim_wrapper.param_groups
