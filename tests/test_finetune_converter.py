@@ -20,6 +20,15 @@ TOOL = REPO / 'tools' / 'model_converters' / 'efficientnet_lite0.py'
 ORANGE = Path('/usr/share/doc/opencv-doc/examples/data/orange.jpg')
 
 
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """Train in one thread: on a busy 2-core host, two threads fight."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 def load_tool():
     spec = importlib.util.spec_from_file_location('effl0_converter', TOOL)
     module = importlib.util.module_from_spec(spec)

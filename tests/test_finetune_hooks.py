@@ -18,6 +18,15 @@ TRAIN_COUNTS = (6, 3, 2)
 BACKBONE_LR = 0.045 * 4 / 256 * 0.1
 
 
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """Train in one thread: on a busy 2-core host, two threads fight."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 @pytest.fixture(scope='module')
 def small_tree(tmp_path_factory) -> Path:
     """Three classes, 6/3/2 training images, 1 val image each."""

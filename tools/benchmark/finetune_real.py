@@ -45,6 +45,7 @@ EXPORT = osp.join(REPO, 'tools', 'dataset', 'export_fashion_mnist.py')
 CONVERT = osp.join(REPO, 'tools', 'model_converters', 'efficientnet_lite0.py')
 DOCS = osp.join(REPO, 'docs', 'benchmarks.md')
 SECTION = '## Fine-tuning on real photos'
+RESULT = 'result.json'  # a finished run's figures, in its work dir
 
 COURSE = 'configs/mobilenet-v2_fruit.py'
 FT = 'configs/mobilenet-v2_fruit_ft.py'
@@ -129,7 +130,7 @@ def build_config(name: str, data_root: str, work_dir: str, seed: int,
     from mmengine.config import Config
     config, overrides, _, pretrained, scratch_ft = RUNS[name]
     cfg = Config.fromfile(osp.join(REPO, config))
-    cfg.merge_from_dict(overrides)
+    cfg.merge_from_dict(copy.deepcopy(overrides))  # merging consumes _delete_
     cfg.load_from = osp.abspath(args.checkpoint) if pretrained else None
     hooks = [hook for hook in cfg.get('custom_hooks', [])
              if hook['type'] != 'EvalReportHook']
@@ -217,9 +218,12 @@ def run_one(task: Tuple[str, int, str]) -> dict:
     test = runner.test_loop.run()
     test_recall = macro_recall(
         osp.join(cfg.work_dir, 'eval_report', 'test', 'per_class.csv'))
-    return dict(name=name, seed=seed, train_s=round(train_s, 1),
-                val_top1=val['accuracy/top1'], val_macro_recall=val_recall,
-                top1=test['accuracy/top1'], macro_recall=test_recall)
+    result = dict(name=name, seed=seed, train_s=round(train_s, 1),
+                  val_top1=val['accuracy/top1'], val_macro_recall=val_recall,
+                  top1=test['accuracy/top1'], macro_recall=test_recall)
+    with open(osp.join(cfg.work_dir, RESULT), 'w') as file:
+        json.dump(result, file)
+    return result
 
 
 def export(root: str, seed: int, imbalanced: bool,
@@ -272,26 +276,30 @@ def _ms(values: List[float]) -> str:
     return f'{mean(values):.2f} ± {spread:.2f}'
 
 
-def markdown(results: List[dict], args: argparse.Namespace,
-             wall_s: float) -> str:
+def markdown(results: List[dict], args: argparse.Namespace, wall_s: float,
+             reused: int = 0) -> str:
     """The results as Markdown: setup, per-run table, comparisons.
 
     Args:
         results: Per-run figures.
         args: Benchmark arguments.
-        wall_s: Wall time of the whole benchmark.
+        wall_s: Wall time of this call.
+        reused: Runs taken from an earlier, interrupted call.
 
     Returns:
         Markdown text.
     """
     table = summarise(results)
     seeds = sorted({r['seed'] for r in results})
+    resumed = (f' ({reused} of the {len(results)} runs were finished by an '
+               'earlier, interrupted call; their training time is in the '
+               '"train s" column)') if reused else ''
     lines = [
         f'Measured {date.today().isoformat()} by `python '
         f'tools/benchmark/finetune_real.py` on {platform.machine()}, '
         f'{os.cpu_count()} CPU cores shared with other jobs, '
-        f'{args.jobs} runs at a time, 1 thread each; whole benchmark '
-        f'{wall_s / 60:.1f} min wall.',
+        f'{args.jobs} runs at a time, 1 thread each: '
+        f'{wall_s / 60:.1f} min wall{resumed}.',
         '',
         f'Data: Fashion-MNIST from the Debian package `dataset-fashion-mnist`'
         f' (real 28x28 product photos, 10 classes), exported by '
@@ -375,6 +383,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--imbalance', type=float, default=10.0)
     parser.add_argument('--jobs', type=int, default=2,
                         help='runs in parallel (1 thread each)')
+    parser.add_argument('--rerun', action='store_true',
+                        help='train again runs finished by an earlier call '
+                        '(default: reuse their result.json)')
     parser.add_argument('--write-docs', action='store_true',
                         help='put the table into docs/benchmarks.md')
     return parser.parse_args(argv)
@@ -386,16 +397,20 @@ def main() -> None:
     root = osp.abspath(args.work_dir)
     if not osp.isfile(args.checkpoint) and any(RUNS[n][3] for n in args.runs):
         subprocess.run([sys.executable, CONVERT, args.checkpoint], check=True)
-    tasks = []
+    tasks, results = [], []
     for seed in args.seeds:  # interleaved: every config once per seed
         for name in args.runs:
-            data = export(root, seed, RUNS[name][2], args)
             work_dir = osp.join(root, 'runs', f'{name}_seed{seed}')
+            done = osp.join(work_dir, RESULT)
+            if osp.isfile(done) and not args.rerun:
+                with open(done) as file:  # finished by an earlier call
+                    results.append(json.load(file))
+                continue
+            data = export(root, seed, RUNS[name][2], args)
             tasks.append((name, seed,
                           build_config(name, data, work_dir, seed, args)))
     from rich.progress import Progress
     start = time.perf_counter()
-    results = []
     context = multiprocessing.get_context('spawn')
     with Progress() as progress, context.Pool(
             args.jobs, maxtasksperchild=1) as pool:
@@ -406,7 +421,8 @@ def main() -> None:
             progress.advance(bar)
             with open(osp.join(root, 'results.json'), 'w') as file:
                 json.dump(results, file, indent=1)
-    text = markdown(results, args, time.perf_counter() - start)
+    text = markdown(results, args, time.perf_counter() - start,
+                    reused=len(results) - len(tasks))
     print(text)
     if args.write_docs:
         write_docs(text)
