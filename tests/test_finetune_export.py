@@ -96,3 +96,24 @@ def test_benchmark_rescales_pipelines_and_fills_only_its_docs_section(
     assert '## Fine-tuning on real photos\n\n| new table |\n\n## Inference' \
         in text
     assert text.count('keep') == 2
+
+
+def test_benchmark_configs_stay_right_for_every_seed(tmp_path):
+    spec = importlib.util.spec_from_file_location('finetune_real', BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from mmengine.config import Config
+    args = bench.parse_args(['--checkpoint', str(tmp_path / 'w.pth')])
+    for seed in (0, 1):  # the second build once inherited a broken backbone
+        path = bench.build_config('effl0_course', str(tmp_path / 'data'),
+                                  str(tmp_path / f'run{seed}'), seed, args)
+        cfg = Config.fromfile(path)
+        assert cfg.model.backbone == dict(
+            type='TIMMBackbone', model_name='tf_efficientnet_lite0',
+            pretrained=False)
+        assert cfg.randomness.seed == seed and cfg.model.head.num_classes == 10
+    scratch = Config.fromfile(bench.build_config(
+        'mbv2_ft', str(tmp_path / 'data'), str(tmp_path / 'scratch'), 0, args))
+    assert scratch.load_from is None
+    assert 'BackboneFreezeHook' not in {h['type'] for h in scratch.custom_hooks}
+    assert scratch.optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult == 1
