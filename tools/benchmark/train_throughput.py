@@ -10,20 +10,30 @@ batch size, optimizer and schedule (see ``plain_pytorch.py``), on
   ``data_preprocessor``), which isolates the loop's own overhead;
 * ``files``: real JPEG files read by each path's own pipeline (torchvision
   ``ImageFolder`` + the course's transforms vs the config's mmpretrain
-  pipeline), same number of workers.
+  pipeline), with the same number of loader workers.
 
-The Runner is also timed with each speed option of the config on: mixed
-precision (``AmpOptimWrapper``: bfloat16 on CPU, float16 on CUDA),
-``ChannelsLastHook``, both, and ``compile``. Every measurement runs in a fresh
-process (so peak memory is its own), the configurations are interleaved
-within each repeat (machine load hits all alike) and medians over repeats are
-reported. A measurement skips ``--warmup`` iterations and times the next
-``--iters``, from the end of one optimizer step to the end of another, with
-every hook (logging included) inside the window.
+Cases (``--cases``):
 
-Example (about 20 minutes on 2 busy CPU cores)::
+* ``alternating/*``: both loops in one process, in two threads that take
+  turns iteration by iteration, so load from other processes hits both
+  alike; the headline comparison;
+* ``plain/*``, ``runner/*``: one loop per process (own peak memory);
+  ``runner/memory+<options>`` turns on the config's speed options: mixed
+  precision (``--amp``: bfloat16 on CPU, float16 on CUDA),
+  ``ChannelsLastHook``, ``compile``;
+* ``*/files-data-only``: the data pipeline alone, no model.
 
-    python tools/benchmark/train_throughput.py --write-docs
+The Runner gets the config exactly as ``tools/train.py --no-validate`` builds
+it (mmpretrain's own ``merge_args``). A measurement skips ``--warmup``
+iterations and times the next ``--iters``, from the end of one optimizer
+step to the end of another, with every hook (logging included) inside the
+window. Measurements run in fresh processes, cases are interleaved within
+each repeat, and medians over repeats are reported. ``--profile`` breaks one
+run of each loop down by component instead.
+
+Example (about 40 minutes on 2 busy CPU cores)::
+
+    python tools/benchmark/train_throughput.py --threads 1 --workers 0
 """
 import argparse
 import json
@@ -36,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -63,6 +74,9 @@ CASES: Dict[str, tuple] = {
                                         ('amp', 'channels_last')),
     'runner/memory+amp+channels_last+compile': (
         'runner', 'memory', ('amp', 'channels_last', 'compile')),
+    # both loops in one process, alternating iteration by iteration
+    'alternating/memory': ('both', 'memory', ()),
+    'alternating/files': ('both', 'files', ()),
     # the data pipeline alone (no model): each loop's loader over the files
     'plain/files-data-only': ('plain', 'files', ('data_only', )),
     'runner/files-data-only': ('runner', 'files', ('data_only', )),
@@ -160,6 +174,9 @@ class Window:
         self.end: Optional[float] = None
         self.cpu_start = self.cpu_end = 0.0
 
+    def begin(self) -> None:
+        """Call before the first iteration (nothing to do here)."""
+
     def tick(self) -> None:
         """Call once after every optimizer step."""
         self.count += 1
@@ -192,6 +209,84 @@ class Window:
         """CPU time of this process (all its threads) per iteration, in ms;
         less sensitive to other processes than wall time."""
         return 1000 * (self.cpu_end - self.cpu_start) / self.iters
+
+
+class Turns:
+    """Alternate the two loops in one process, one iteration each.
+
+    Each loop runs in its own thread; a loop's turn is one iteration (data,
+    step and, for the Runner, every hook), after which it hands over and
+    waits. Load changes on the machine thus hit both loops alike, within a
+    fraction of a second.
+
+    Args:
+        total: Iterations per loop (warm-up included).
+        cuda: Synchronise CUDA at the end of every turn.
+    """
+
+    def __init__(self, total: int, cuda: bool) -> None:
+        self.total, self.cuda = total, cuda
+        self.events = {'plain': threading.Event(),
+                       'runner': threading.Event()}
+        self.seconds: Dict[str, List[float]] = {'plain': [], 'runner': []}
+        self.cpu_seconds: Dict[str, List[float]] = {'plain': [],
+                                                    'runner': []}
+        self.error: Optional[BaseException] = None
+        # mmengine's registries switch a process-wide default scope while
+        # building: the loops build one after the other, each holding this
+        # lock until its first turn.
+        self.build_lock = threading.Lock()
+
+    def side(self, name: str) -> 'Turn':
+        """The timer object of one loop ('plain' or 'runner')."""
+        return Turn(self, name, 'runner' if name == 'plain' else 'plain')
+
+    def fail(self, error: BaseException) -> None:
+        """Record a loop's failure and wake the other one."""
+        self.error = error
+        if self.build_lock.locked():
+            self.build_lock.release()
+        for event in self.events.values():
+            event.set()
+
+
+class Turn:
+    """One loop's side of :class:`Turns` (same interface as Window)."""
+
+    def __init__(self, turns: Turns, name: str, other: str) -> None:
+        self.turns, self.name, self.other = turns, name, other
+        self.count = 0
+        self.end: Optional[float] = None
+        self._start = self._cpu_start = 0.0
+
+    def begin(self) -> None:
+        """Wait for this loop's turn, then start its clock."""
+        if self.count == 0:
+            self.turns.build_lock.release()
+        if not self.turns.events[self.name].wait(timeout=1800):
+            raise RuntimeError(f'{self.other} loop stalled')
+        self.turns.events[self.name].clear()
+        if self.turns.error is not None:
+            raise RuntimeError(f'{self.other} loop failed') from \
+                self.turns.error
+        self._start = time.perf_counter()
+        self._cpu_start = time.thread_time()
+
+    def tick(self) -> None:
+        """End this loop's turn, hand over, and wait for the next one."""
+        if self.turns.cuda:
+            import torch
+            torch.cuda.synchronize()
+        self.turns.seconds[self.name].append(time.perf_counter() -
+                                             self._start)
+        self.turns.cpu_seconds[self.name].append(time.thread_time() -
+                                                 self._cpu_start)
+        self.count += 1
+        self.turns.events[self.other].set()
+        if self.count < self.turns.total:
+            self.begin()
+        else:
+            self.end = time.perf_counter()
 
 
 def _iterate(loader, window: Window) -> None:
@@ -240,6 +335,7 @@ def _plain(args, settings, window: Window, device) -> None:
         return
     model = settings.build_model().to(device)
     optimizer = settings.optimizer(model)
+    window.begin()
     train_one_epoch(model, loader, torch.nn.CrossEntropyLoss(), optimizer,
                     device, after_step=window.tick)
 
@@ -257,6 +353,9 @@ def _runner(args, settings, window: Window, work_dir: str) -> None:
     @HOOKS.register_module(force=True)
     class ThroughputWindowHook(Hook):
         priority = 'LOWEST'  # after the logger and every other hook
+
+        def before_train(self, runner) -> None:
+            window.begin()
 
         def after_train_iter(self, runner, batch_idx, data_batch=None,
                              outputs=None) -> None:
@@ -339,6 +438,8 @@ def measure(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if args.loop == 'both':
+        return _alternate(args, device)
     settings = Settings(args.config, args.batch_size, args.img_size)
     window = Window(args.warmup, args.iters, device.type == 'cuda')
     with tempfile.TemporaryDirectory() as work_dir:
@@ -352,6 +453,64 @@ def measure(args: argparse.Namespace) -> dict:
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return dict(images_per_s=window.images_per_s(args.batch_size),
                 cpu_ms_per_iter=window.cpu_ms_per_iter(), peak_mib=peak_mib)
+
+
+def _alternate(args: argparse.Namespace, device) -> dict:
+    """Both loops in this process, alternating iteration by iteration.
+
+    Args:
+        args: Parsed ``--run`` arguments.
+        device: Where to train.
+
+    Returns:
+        images/s and CPU ms per iteration of each loop, and their ratio.
+    """
+    from plain_pytorch import Settings
+    turns = Turns(args.warmup + args.iters, device.type == 'cuda')
+
+    def plain_thread() -> None:
+        try:
+            turns.build_lock.acquire()  # held until its first turn
+            _plain(args, Settings(args.config, args.batch_size,
+                                  args.img_size), turns.side('plain'),
+                   device)
+        except BaseException as error:  # noqa: B902  (re-raised below)
+            turns.fail(error)
+
+    def runner_thread(work_dir: str) -> None:
+        try:
+            turns.build_lock.acquire()  # held until its first turn
+            _runner(args, Settings(args.config, args.batch_size,
+                                   args.img_size), turns.side('runner'),
+                    work_dir)
+        except BaseException as error:  # noqa: B902  (re-raised below)
+            turns.fail(error)
+
+    # Both loops run in threads other than the main one, so neither has the
+    # main thread's stack and heap to itself (see run_case on malloc).
+    with tempfile.TemporaryDirectory() as work_dir:
+        threads = [threading.Thread(target=plain_thread),
+                   threading.Thread(target=runner_thread, args=(work_dir, ))]
+        turns.events['plain'].set()  # the plain loop goes first
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if turns.error is not None:
+        raise turns.error
+    result = {}
+    for name in ('plain', 'runner'):
+        timed = slice(args.warmup, args.warmup + args.iters)
+        result[f'{name}_images_per_s'] = (
+            args.iters * args.batch_size / sum(turns.seconds[name][timed]))
+        result[f'{name}_cpu_ms_per_iter'] = 1000 * statistics.mean(
+            turns.cpu_seconds[name][timed])
+    result['images_per_s'] = result['runner_images_per_s']
+    result['cpu_ms_per_iter'] = result['runner_cpu_ms_per_iter']
+    result['runner_vs_plain'] = (result['runner_images_per_s'] /
+                                 result['plain_images_per_s'])
+    result['peak_mib'] = 0.0  # both loops share the process
+    return result
 
 
 #: component: (file suffix, function) whose cumulative time is reported
@@ -460,7 +619,11 @@ def run_case(name: str, args: argparse.Namespace, memory: Path,
         cmd += ['--threads', str(args.threads)]
     if options:
         cmd += ['--options', *options]
-    result = subprocess.run(cmd, stdout=subprocess.PIPE,
+    # One malloc arena for all threads: with glibc's default, the loops of
+    # an `alternating` case would allocate from different arenas, and that
+    # alone moved their speeds apart by 5-20 % at 224 px, either way.
+    env = dict(os.environ, MALLOC_ARENA_MAX='1')
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, env=env,
                             stderr=subprocess.STDOUT, text=True)
     lines = [line for line in result.stdout.splitlines()
              if line.startswith('RESULT ')]
@@ -503,14 +666,28 @@ def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:
     Returns:
         Per-case summary.
     """
+    def entry(rates: List[float], cpu: List[float], peak: List[float]):
+        return dict(median=statistics.median(rates), min=min(rates),
+                    max=max(rates), cpu_ms=statistics.median(cpu),
+                    peak_mib=statistics.median(peak), runs=len(rates))
+
     summary = {}
     for name, runs in results.items():
-        rates = [r['images_per_s'] for r in runs]
-        summary[name] = dict(
-            median=statistics.median(rates), min=min(rates), max=max(rates),
-            peak_mib=statistics.median(r['peak_mib'] for r in runs),
-            cpu_ms=statistics.median(r['cpu_ms_per_iter'] for r in runs),
-            runs=len(runs))
+        if name.startswith('alternating/'):
+            for loop in ('plain', 'runner'):
+                summary[f'{name} ({loop})'] = entry(
+                    [r[f'{loop}_images_per_s'] for r in runs],
+                    [r[f'{loop}_cpu_ms_per_iter'] for r in runs],
+                    [0.0] * len(runs))
+            runner = summary[f'{name} (runner)']
+            runner['vs_plain'] = (runner['median'] /
+                                  summary[f'{name} (plain)']['median'])
+            runner['vs_plain_paired'] = statistics.median(
+                r['runner_vs_plain'] for r in runs)
+            continue
+        summary[name] = entry([r['images_per_s'] for r in runs],
+                              [r['cpu_ms_per_iter'] for r in runs],
+                              [r['peak_mib'] for r in runs])
     for runner in results:
         plain = 'plain/' + runner.split('/', 1)[1]
         if runner.startswith('runner/') and plain in results:
@@ -519,7 +696,8 @@ def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:
             summary[runner]['vs_plain'] = (summary[runner]['median'] /
                                            summary[plain]['median'])
             summary[runner]['vs_plain_paired'] = statistics.median(paired)
-    base = summary.get('runner/memory')
+    base = summary.get('runner/memory',
+                       summary.get('alternating/memory (runner)'))
     for name, entry in summary.items():
         if base and name.startswith('runner/memory+'):
             entry['vs_runner'] = entry['median'] / base['median']
@@ -558,7 +736,8 @@ def table(summary: Dict[str, dict], args: argparse.Namespace,
         lines.append(
             f"| {name} | {entry['median']:.1f} | {entry['min']:.1f}-"
             f"{entry['max']:.1f} | {vs_plain} | {vs_runner} | "
-            f"{entry['cpu_ms']:.0f} | {entry['peak_mib']:.0f} |")
+            f"{entry['cpu_ms']:.0f} | "
+            f"{entry['peak_mib']:.0f} |".replace('| 0 |', '| (shared) |'))
     return '\n'.join(lines)
 
 
@@ -578,8 +757,9 @@ def parse_args() -> argparse.Namespace:
                         help='torch threads per measurement (default: '
                         "torch's); 1 avoids OpenMP stalls on a busy host")
     parser.add_argument('--cases', nargs='+', default=[
-        c for c in CASES if 'compile' not in c and 'data-only' not in c],
-        choices=list(CASES))
+        'alternating/memory', 'alternating/files', 'runner/memory',
+        'runner/memory+amp', 'runner/memory+channels_last',
+        'runner/memory+amp+channels_last'], choices=list(CASES))
     parser.add_argument('--data-root',
                         help='folder with train/<class>/*.jpg (default: '
                         'cut from the opencv-doc photos)')
@@ -597,7 +777,7 @@ def parse_args() -> argparse.Namespace:
                         help=f'put the table in {DOCS.name} ({SECTION})')
     # one measurement (internal)
     parser.add_argument('--run', action='store_true', help=argparse.SUPPRESS)
-    parser.add_argument('--loop', choices=['plain', 'runner'],
+    parser.add_argument('--loop', choices=['plain', 'runner', 'both'],
                         help=argparse.SUPPRESS)
     parser.add_argument('--data', choices=['memory', 'files'],
                         help=argparse.SUPPRESS)
@@ -660,8 +840,10 @@ def main() -> None:
             for name in order:
                 result = run_case(name, args, memory, files)
                 results[name].append(result)
+                plain = (f" (plain {result['plain_images_per_s']:.2f})"
+                         if 'plain_images_per_s' in result else '')
                 print(f'[{repeat + 1}/{args.repeats}] {name}: '
-                      f"{result['images_per_s']:.2f} images/s, "
+                      f"{result['images_per_s']:.2f} images/s{plain}, "
                       f"{result['cpu_ms_per_iter']:.0f} CPU ms/iter, peak "
                       f"{result['peak_mib']:.0f} MiB", flush=True)
     load = f"{load_before} -> {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
