@@ -51,31 +51,21 @@ class BrokenImageLogHook(Hook):
         """
         self._skipped = []
 
-    def after_train_iter(self, runner, batch_idx: int,
-                         data_batch: Optional[dict] = None,
-                         outputs: Optional[dict] = None) -> None:
-        """Collect the batch's skips.
+    def _after_iter(self, runner, batch_idx: int,
+                    data_batch: Optional[dict] = None,
+                    outputs=None, mode: str = 'train') -> None:
+        """Collect the batch's skips (mmengine calls this after every
+        train, val and test iteration; test runs are not reported).
 
         Args:
             runner: The mmengine Runner.
             batch_idx: Index of the batch in the epoch.
             data_batch: The batch.
             outputs: The model's outputs.
+            mode: 'train', 'val' or 'test'.
         """
-        self._skipped += skipped_paths(data_batch)
-
-    def after_val_iter(self, runner, batch_idx: int,
-                       data_batch: Optional[dict] = None,
-                       outputs=None) -> None:
-        """Collect the batch's skips.
-
-        Args:
-            runner: The mmengine Runner.
-            batch_idx: Index of the batch in the epoch.
-            data_batch: The batch.
-            outputs: The model's outputs.
-        """
-        self._skipped += skipped_paths(data_batch)
+        if mode != 'test':
+            self._skipped += skipped_paths(data_batch)
 
     def after_train_epoch(self, runner) -> None:
         """Log the epoch's count.
