@@ -1,0 +1,116 @@
+"""Checkpoints that do not fit the model or the config are refused by name."""
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+
+from checkpoint_helpers import (resnet_config, save_checkpoint,
+                                ten_class_config, tiny_cfg)
+from fruit_ext.datasets import FRUIT30_CLASSES
+from fruit_ext.engine.checkpoint_fit import (CheckpointMismatchError,
+                                             check_checkpoint_fits,
+                                             check_checkpoint_matches_config,
+                                             describe_checkpoint)
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    """A 30-class, a 10-class and a ResNet-18 checkpoint, with configs."""
+    root = tmp_path_factory.mktemp('fit')
+    data = root / 'data'
+    c30, c10, cres = (tiny_cfg(root, data), ten_class_config(root, data),
+                      resnet_config(root, data))
+    p30, m30 = save_checkpoint(c30, root / 'c30.pth')
+    p10, _ = save_checkpoint(c10, root / 'c10.pth',
+                             classes=list(FRUIT30_CLASSES[:10]))
+    pres, _ = save_checkpoint(cres, root / 'resnet.pth')
+    return dict(root=root, data=data, c30=c30, p30=p30, m30=m30, p10=p10,
+                pres=pres)
+
+
+def _load(path: Path) -> dict:
+    return torch.load(path, weights_only=True)
+
+
+def test_describe_names_classes_and_architecture(files):
+    text = describe_checkpoint(_load(files['p10']))
+    assert text.startswith('10 classes') and 'MobileNetV2' in text
+    assert 'trained at 32 px' in text
+    bare = describe_checkpoint(_load(files['pres'])['state_dict'])
+    assert bare == '30 classes, ResNet-18 (layer1..layer4)'
+
+
+def test_ten_class_checkpoint_is_refused_with_both_counts(files):
+    with pytest.raises(CheckpointMismatchError) as error:
+        check_checkpoint_fits(files['m30'], _load(files['p10']),
+                              str(files['p10']))
+    message = str(error.value)
+    assert str(files['p10']) in message and '10 classes' in message
+    assert 'expects 30 classes' in message and 'head.fc.weight' in message
+    assert 'load_from=' in message  # what to do to fine-tune from it
+
+
+def test_resnet_weights_are_refused_even_when_fine_tuning(files):
+    with pytest.raises(CheckpointMismatchError) as error:
+        check_checkpoint_fits(files['m30'], _load(files['pres']),
+                              'resnet.pth', allow_new_head=True)
+    message = str(error.value)
+    assert 'ResNet-18' in message and 'MobileNetV2' in message
+    assert 'missing from the checkpoint' in message
+
+
+def test_fine_tuning_reinitialises_head_and_logs_once(files):
+    logger = MMLogger.get_instance('fit-test', log_level='INFO')
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    check_checkpoint_fits(files['m30'], _load(files['p10']), 'c10.pth',
+                          allow_new_head=True, logger=logger)
+    messages = [r.getMessage() for r in records]
+    assert messages == ['head re-initialised: 10 → 30 classes (c10.pth: its '
+                        'head does not fit this config, so it is trained '
+                        'from scratch)']
+
+
+def test_matching_checkpoint_passes_ddp_prefix_too(files):
+    state = _load(files['p30'])
+    check_checkpoint_fits(files['m30'], state, 'c30.pth')
+    prefixed = {f'module.{k}': v for k, v in state['state_dict'].items()}
+    check_checkpoint_fits(files['m30'], prefixed, 'c30.pth')
+
+
+def test_other_input_size_warns_with_both_values(files, tmp_path):
+    config = tiny_cfg(tmp_path, files['data'], name='at48.py', extra='''
+test_dataloader['dataset']['pipeline'] = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(48, 48), backend='pillow'),
+    dict(type='PackInputs')]
+''')
+    warnings = check_checkpoint_matches_config(
+        _load(files['p30'])['meta'], Config.fromfile(str(config)), 'c30.pth')
+    assert len(warnings) == 1
+    assert 'trained at 32 px' in warnings[0] and '48 px' in warnings[0]
+
+
+def test_other_backbone_in_meta_config_is_refused(files):
+    meta = _load(files['pres'])['meta']
+    with pytest.raises(CheckpointMismatchError, match='ResNet.*MobileNetV2'):
+        check_checkpoint_matches_config(
+            meta, Config.fromfile(str(files['c30'])), 'resnet.pth')
+
+
+def test_other_class_names_refused_when_evaluating(files):
+    meta = _load(files['p30'])['meta']
+    meta['dataset_meta']['classes'] = list(reversed(FRUIT30_CLASSES))
+    cfg = Config.fromfile(str(files['c30']))
+    with pytest.raises(CheckpointMismatchError, match='class names differ'):
+        check_checkpoint_matches_config(meta, cfg, 'c30.pth')
+    warnings = check_checkpoint_matches_config(meta, cfg, 'c30.pth',
+                                               evaluating=False)
+    assert 'predictions use the checkpoint' in warnings[0]
+    assert check_checkpoint_matches_config(meta, cfg, 'c30.pth',
+                                           allow_new_head=True) == []
