@@ -3,9 +3,10 @@
 # scratch at 64 px in a few minutes on a 2-core CPU.
 _base_ = './mobilenet-v2_fruit.py'
 
-data_root = 'data/fruit30_demo'
+data_root = 'data/fruit30_demo'  # reaches every dataloader (FruitRunner)
 load_from = None  # nothing to download: train from scratch
 
+# 64 px pipelines (the dataloaders below take them; data_root follows itself)
 train_pipeline = [
     dict(type='RobustLoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.35, 1.0),
@@ -20,20 +21,14 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+    batch_size=32, num_workers=2, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    persistent_workers=True,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+    batch_size=64, num_workers=2, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # From scratch: AdamW with a cosine schedule learns much faster here than
 # fine-tuning's SGD. auto_scale_lr still applies: 0.016 x 32 / 256 = 0.002
-# on one process.
+# on one process. T_max follows train_cfg.max_epochs (FruitRunner).
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=0.016, weight_decay=0.05))
 train_cfg = dict(max_epochs=40, val_interval=5)

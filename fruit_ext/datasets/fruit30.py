@@ -24,6 +24,39 @@ def _subfolders(path: str) -> List[str]:
     return sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
 
 
+def holdout_source(data_root: str, data_prefix: Union[str, dict], split: str,
+                   holdout: Optional[dict]) -> Optional[Tuple[str, dict]]:
+    """Where an on-the-fly split comes from, if one is needed.
+
+    Args:
+        data_root: Dataset root.
+        data_prefix: The split's sub-folder.
+        split: 'train', 'val' or 'test'.
+        holdout: ``dict(ratio, seed)`` or None.
+
+    Returns:
+        ``(source folder, holdout settings)``, or None when the split's own
+        folder exists (or no holdout is configured).
+    """
+    prefix = data_prefix if isinstance(data_prefix, str) else \
+        data_prefix.get('img_path', '')
+    if not holdout or osp.isdir(osp.join(data_root, prefix)) or \
+            split not in SPLITS:
+        return None
+    settings = dict(ratio=0.2, seed=0)
+    settings.update(holdout)
+    if not 0 < settings['ratio'] < 1:
+        raise ValueError(f'Fruit30: holdout ratio must be between 0 and 1, '
+                         f'got {settings["ratio"]}')
+    train = osp.join(data_root, 'train')
+    if osp.isdir(train):
+        return train, settings
+    if osp.isdir(data_root) and not any(
+            osp.isdir(osp.join(data_root, name)) for name in SPLITS):
+        return data_root, settings  # class folders directly in the root
+    return None
+
+
 @DATASETS.register_module()
 class Fruit30(CustomDataset):
     """fruit30: one folder per class, Chinese folder names.
@@ -45,6 +78,12 @@ class Fruit30(CustomDataset):
             with an error naming the file; 'skip' logs it and serves another
             sample (needs ``RobustLoadImageFromFile`` in the pipeline; add
             ``BrokenImageLogHook`` for a count per epoch).
+        holdout: When the split's folder does not exist, make the train/val
+            split on the fly from ``{data_root}/train`` (or from class
+            folders directly under ``data_root``): ``dict(ratio=0.2,
+            seed=0)`` holds out that share of every class for 'val' with
+            the rules of ``tools/dataset/split.py`` (stratified, seeded,
+            independent of listing order). None: the folder must exist.
         **kwargs: Other arguments of :class:`mmpretrain.datasets.CustomDataset`.
     """
 
@@ -61,6 +100,7 @@ class Fruit30(CustomDataset):
                  extensions: Sequence[str] = IMG_EXTENSIONS,
                  metainfo: Optional[dict] = None,
                  on_broken: str = 'raise',
+                 holdout: Optional[dict] = None,
                  **kwargs):
         if on_broken not in ON_BROKEN:
             raise ValueError(f'Fruit30: on_broken must be one of '
@@ -72,11 +112,14 @@ class Fruit30(CustomDataset):
         data_prefix = data_prefix or split
         metainfo = dict(metainfo or {})
         self._data_root_arg = data_root
+        self.split = split
+        self.holdout = holdout_source(data_root, data_prefix, split, holdout)
         if classes is not None or 'classes' in metainfo:
-            names = self._resolve_classes(
+            names = self.resolve_classes(
                 classes if classes is not None else metainfo['classes'],
-                osp.join(data_root, data_prefix if isinstance(data_prefix, str)
-                         else data_prefix.get('img_path', '')))
+                self.holdout[0] if self.holdout else osp.join(
+                    data_root, data_prefix if isinstance(data_prefix, str)
+                    else data_prefix.get('img_path', '')))
             metainfo['classes'] = names
             metainfo['aliases'] = tuple(alias_for(c) for c in names)
         super().__init__(
@@ -87,8 +130,18 @@ class Fruit30(CustomDataset):
             **kwargs)
 
     @staticmethod
-    def _resolve_classes(classes: Union[str, Sequence[str]],
-                         img_prefix: str) -> Tuple[str, ...]:
+    def resolve_classes(classes: Union[str, Sequence[str]],
+                        img_prefix: str) -> Tuple[str, ...]:
+        """Class names from a list, a text file or ``'folders'``.
+
+        Args:
+            classes: Names, a file with one name per line, or ``'folders'``
+                (the sorted sub-folders of ``img_prefix``).
+            img_prefix: The folder holding the class folders.
+
+        Returns:
+            The class names, in label order.
+        """
         if classes == 'folders':
             if not osp.isdir(img_prefix):
                 raise FileNotFoundError(
@@ -109,25 +162,61 @@ class Fruit30(CustomDataset):
             return get_skipping_broken(self, idx)
         return super().__getitem__(idx)
 
+    def _check_class_folders(self, folder: str) -> Tuple[str, ...]:
+        classes = tuple(self.metainfo['classes'])
+        found = _subfolders(folder)
+        missing = [c for c in classes if c not in found]
+        unexpected = [f for f in found if f not in classes]
+        if missing or unexpected:
+            raise ValueError(
+                f'Fruit30: class folders in {folder} do not match the '
+                f'{len(classes)} expected classes. Missing: '
+                f'{missing or "none"}. Unexpected: {unexpected or "none"}. '
+                'For your own class set pass `classes=[...]` (or a text file) '
+                "in the dataset config, or `classes='folders'` to use the "
+                'folder names (configs/folder/ do this for you).')
+        return classes
+
+    def _holdout_samples(self) -> List[Tuple[str, int]]:
+        """This split's share of a split made on the fly (see holdout)."""
+        from mmengine.logging import MMLogger
+
+        from .split import plan_split
+        source, settings = self.holdout
+        classes = self._check_class_folders(source)
+        ratio = settings['ratio']
+        plan = plan_split(source, (1 - ratio, ratio), seed=settings['seed'],
+                          extensions=self.extensions)
+        part = plan.files['val' if self.split in ('val', 'test') else 'train']
+        # absolute: CustomDataset joins them to this split's (absent) folder
+        samples = [(osp.abspath(osp.join(source, name, relative)), index)
+                   for index, name in enumerate(classes)
+                   for relative in part.get(name, [])]
+        self.folder_to_idx = {name: i for i, name in enumerate(classes)}
+        if not samples:
+            raise RuntimeError(
+                f'Fruit30: the {self.split} share of {source} is empty '
+                f'(holdout ratio {ratio}); add images or lower the ratio.')
+        logger = MMLogger.get_current_instance()
+        logger.info(
+            f'Fruit30: no {self.split}/ folder under {self._data_root_arg}; '
+            f'{self.split} split made on the fly from {source}: '
+            f'{ratio:.0%} of every class held out for val (seed '
+            f'{settings["seed"]}), {len(samples)} images for {self.split}.')
+        for warning in plan.warnings:
+            logger.warning(f'Fruit30: {warning}')
+        return samples
+
     def _find_samples(self) -> List[Tuple[str, int]]:
+        if self.holdout:
+            return self._holdout_samples()
         img_prefix = self.img_prefix
         if not osp.isdir(img_prefix):
             root = self._data_root_arg or img_prefix
             raise FileNotFoundError(
                 f'Fruit30: image folder {img_prefix} does not exist. '
                 + DEMO_HINT.format(root=root))
-        classes = tuple(self.metainfo['classes'])
-        found = _subfolders(img_prefix)
-        missing = [c for c in classes if c not in found]
-        unexpected = [f for f in found if f not in classes]
-        if missing or unexpected:
-            raise ValueError(
-                f'Fruit30: class folders in {img_prefix} do not match the '
-                f'{len(classes)} expected classes. Missing: '
-                f'{missing or "none"}. Unexpected: {unexpected or "none"}. '
-                'For your own class set pass `classes=[...]` (or a text file) '
-                "in the dataset config, or `classes='folders'` to use the "
-                'folder names.')
+        classes = self._check_class_folders(img_prefix)
         folder_to_idx = {name: index for index, name in enumerate(classes)}
         samples, empty = get_samples(
             img_prefix, folder_to_idx, is_valid_file=self.is_valid_file)

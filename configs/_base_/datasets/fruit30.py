@@ -3,9 +3,13 @@
 # schedule and runtime base, e.g.
 #   _base_ = ['mmpretrain::_base_/models/resnet18.py',
 #             '../_base_/datasets/fruit30.py', ...]
+# `data_root` (and `classes`) set once - here, in a config built on this
+# one, or with --cfg-options - reach every dataloader: FruitRunner resolves
+# them before anything is built (fruit_ext/engine/resolve_config.py).
 _base_ = 'mmpretrain::_base_/datasets/imagenet_bs32_pil_resize.py'
 
 custom_imports = dict(imports=['fruit_ext'], allow_failed_imports=False)
+runner_type = 'FruitRunner'
 
 dataset_type = 'Fruit30'
 data_root = 'data/fruit30_split'
@@ -26,12 +30,16 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 # on_broken='skip' serves another image for an undecodable file instead of
-# stopping the run (add custom_hooks=[dict(type='BrokenImageLogHook')] for a
-# count per epoch).
+# stopping the run (BrokenImageLogHook counts them per epoch).
+# persistent_workers / pin_memory: fruit_ext drops them with 0 workers / no GPU.
 train_dataloader = dict(
+    persistent_workers=True,
+    pin_memory=True,
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
                  on_broken='raise', pipeline=train_pipeline))
 val_dataloader = dict(
+    persistent_workers=True,
+    pin_memory=True,
     dataset=dict(type=dataset_type, data_root=data_root, split='val',
                  on_broken='raise', pipeline=test_pipeline))
 test_dataloader = val_dataloader
