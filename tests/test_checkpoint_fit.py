@@ -1,14 +1,19 @@
 """Checkpoints that do not fit the model or the config are refused by name."""
 import logging
+import sys
 from pathlib import Path
 
+import mmpretrain
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
+from PIL import Image
 
-from checkpoint_helpers import (resnet_config, save_checkpoint,
+from checkpoint_helpers import (DEMO_CONFIG, resnet_config, save_checkpoint,
                                 ten_class_config, tiny_cfg)
+from conftest import run
+from fruit_ext.apis import BatchInferencer, init_model
 from fruit_ext.datasets import FRUIT30_CLASSES
 from fruit_ext.engine.checkpoint_fit import (CheckpointMismatchError,
                                              check_checkpoint_fits,
@@ -114,3 +119,81 @@ def test_other_class_names_refused_when_evaluating(files):
     assert 'predictions use the checkpoint' in warnings[0]
     assert check_checkpoint_matches_config(meta, cfg, 'c30.pth',
                                            allow_new_head=True) == []
+
+
+# --------------------------------------------------------------------------
+# Every place that loads weights for use
+# --------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def image(files) -> Path:
+    path = files['root'] / 'photo.jpg'
+    Image.new('RGB', (40, 30), (200, 40, 40)).save(path)
+    return path
+
+
+def test_init_model_and_batch_inferencer_refuse_ten_classes(files):
+    for load in (lambda: init_model(str(files['c30']), str(files['p10'])),
+                 lambda: BatchInferencer(str(files['c30']), str(files['p10'])),
+                 lambda: mmpretrain.get_model(str(files['c30']),
+                                              pretrained=str(files['p10']))):
+        with pytest.raises(CheckpointMismatchError, match='10 classes'):
+            load()
+
+
+def test_index_name_with_demo_checkpoint_names_the_demo_model(tmp_path):
+    checkpoint, _ = save_checkpoint(DEMO_CONFIG, tmp_path / 'demo.pth')
+    with pytest.raises(CheckpointMismatchError) as error:
+        mmpretrain.get_model('mobilenet-v2_fruit30',
+                             pretrained=str(checkpoint))
+    message = str(error.value)
+    assert "use the name 'mobilenet-v2_fruit30-demo'" in message
+    assert '64 px' in message and '224 px' in message
+    with pytest.raises(CheckpointMismatchError, match='fruit30-demo'):
+        mmpretrain.ImageClassificationInferencer(
+            'mobilenet-v2_fruit30', pretrained=str(checkpoint))
+    model = mmpretrain.get_model('mobilenet-v2_fruit30-demo',
+                                 pretrained=str(checkpoint))
+    assert model._dataset_meta['classes'] == list(FRUIT30_CLASSES)
+
+
+def test_infer_tool_refuses_ten_class_checkpoint(files, image):
+    result = run([sys.executable, 'tools/infer.py', str(files['c30']),
+                  str(files['p10']), str(image)], check=False)
+    assert result.returncode == 1
+    assert f"error: Checkpoint {files['p10']} does not fit" in result.stdout
+    assert 'predicted' not in result.stdout
+
+
+def test_export_tool_refuses_before_writing(files, tmp_path):
+    out = tmp_path / 'model.onnx'
+    result = run([sys.executable, 'tools/deploy/export_onnx.py',
+                  str(files['c30']), str(files['pres']), '--out', str(out)],
+                 check=False)
+    assert result.returncode == 1
+    assert 'ResNet-18' in result.stdout and 'MobileNetV2' in result.stdout
+    assert not out.exists()
+
+
+def test_publish_refuses_head_that_does_not_match_class_list(files, tmp_path):
+    state = _load(files['p10'])
+    state['meta']['dataset_meta']['classes'] = list(FRUIT30_CLASSES)
+    bad = tmp_path / 'bad.pth'
+    torch.save(state, bad)
+    result = run([sys.executable, 'tools/deploy/publish_model.py', str(bad),
+                  str(tmp_path / 'out')], check=False)
+    assert result.returncode == 1
+    assert 'its head has 10 classes but meta.dataset_meta lists 30' in \
+        result.stdout
+    assert not (tmp_path / 'out').exists() or \
+        not list((tmp_path / 'out').iterdir())
+
+
+def test_mim_test_refuses_ten_class_checkpoint(files, fruit_tree, tmp_path):
+    config = tiny_cfg(tmp_path, fruit_tree)
+    result = run(['mim', 'test', 'mmpretrain', str(config), '--checkpoint',
+                  str(files['p10']), '--work-dir', str(tmp_path / 'work')],
+                 cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert f"Checkpoint {files['p10']} does not fit this model's head" in \
+        result.stdout
+    assert 'accuracy/top1' not in result.stdout

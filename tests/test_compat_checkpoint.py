@@ -130,3 +130,48 @@ def test_trust_env_is_scoped_to_listed_paths(tmp_path, monkeypatch):
     assert not ckpt_compat.is_trusted(str(tmp_path / 'b' / 'x.pth'))
     assert not ckpt_compat.is_trusted(str(tmp_path / 'ab.pth'))
     os.environ.pop(ckpt_compat.TRUST_ENV)
+
+
+@pytest.mark.parametrize('content, says', [
+    (b'', 'is empty (0 bytes)'),
+    (b'epoch_3 was here\n', "is a text file (starts with 'epoch_3 was"),
+    (b'version https://git-lfs.github.com/spec/v1\noid sha256:0\n',
+     'is a Git LFS pointer'),
+    (b'\x00\x01\x02\x03binary', 'is not a PyTorch checkpoint'),
+])
+def test_files_that_are_not_checkpoints_say_what_they_are(tmp_path, content,
+                                                          says):
+    path = tmp_path / 'best.pth'
+    path.write_bytes(content)
+    with pytest.raises(CorruptCheckpointError) as error:
+        CheckpointLoader.load_checkpoint(str(path))
+    assert str(path) in str(error.value) and says in str(error.value)
+
+
+def test_onnx_file_renamed_pth_is_called_an_onnx_model(tmp_path):
+    onnx_file = tmp_path / 'model.pth'
+    torch.onnx.export(torch.nn.Linear(2, 2), (torch.zeros(1, 2), ),
+                      str(onnx_file), dynamo=False)
+    with pytest.raises(CorruptCheckpointError) as error:
+        ckpt_compat.safe_torch_load(str(onnx_file))
+    message = str(error.value)
+    assert f'{onnx_file} is an ONNX model' in message
+    assert 'Predictor' in message and 'untrusted' not in message.lower()
+
+
+def test_infer_tool_names_an_empty_checkpoint(tmp_path):
+    import sys
+
+    from PIL import Image
+
+    from conftest import REPO, run
+    empty = tmp_path / 'best.pth'
+    empty.write_bytes(b'')
+    image = tmp_path / 'a.jpg'
+    Image.new('RGB', (8, 8)).save(image)
+    result = run([sys.executable, 'tools/infer.py',
+                  str(REPO / 'configs' / 'mobilenet-v2_fruit_demo.py'),
+                  str(empty), str(image)], check=False)
+    assert result.returncode == 1
+    assert f'error: Checkpoint {empty} is empty (0 bytes)' in result.stdout
+    assert 'Traceback' not in result.stdout

@@ -1,5 +1,4 @@
 """ONNX export, the standalone predictor and checkpoint publishing."""
-import hashlib
 import json
 import re
 import sys
@@ -14,6 +13,7 @@ from mmpretrain.apis import ImageClassificationInferencer
 from conftest import REPO, run
 from fruit_ext.apis import (Predictor, export_onnx, max_logit_difference,
                             preprocess_spec, publish_checkpoint)
+from fruit_ext.apis.publish import content_hash
 from fruit_ext.datasets import FRUIT30_ALIASES, FRUIT30_CLASSES
 from test_infer_api import train_tiny_model, write_photo
 
@@ -154,9 +154,12 @@ def test_publish_tool_strips_training_state(trained, model, photos,
                   str(checkpoint), str(tmp_path)])
     published = next(tmp_path.glob('epoch_2-*.pth'))
     assert f'published {published}' in result.stdout
-    digest = hashlib.sha256(published.read_bytes()).hexdigest()
-    assert published.stem == f'epoch_2-{digest[:8]}'
     content = torch.load(published, weights_only=True)
+    # named by its content (tensors + classes), not by the file's bytes
+    digest = content_hash(content['state_dict'],
+                          content['meta']['dataset_meta'])
+    assert published.stem == f'epoch_2-{digest[:8]}'
+    assert published.with_suffix('.safetensors').is_file()
     assert set(content) == {'state_dict', 'meta'}
     assert content['meta']['dataset_meta']['classes'] == list(FRUIT30_CLASSES)
     assert {'optimizer', 'message_hub'} <= set(

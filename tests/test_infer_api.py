@@ -68,10 +68,25 @@ def trained(tmp_path_factory, fruit_tree):
 
 
 @pytest.fixture(scope='module')
-def renamed_checkpoint(trained, tmp_path_factory) -> Path:
-    """The trained weights with class names that exist nowhere else."""
+def indexed_checkpoint(trained, tmp_path_factory) -> Path:
+    """The trained weights as if trained with the index's config.
+
+    The index refuses a checkpoint whose stored config (``meta['cfg']``)
+    is not its own (tests/test_checkpoint_fit.py): the tiny run's 32 px
+    config is replaced by the indexed config, whose network is the same.
+    """
     _, checkpoint = trained
     state = torch.load(checkpoint, weights_only=True)
+    state['meta']['cfg'] = ModelHub.get(NAME).config.pretty_text
+    path = tmp_path_factory.mktemp('indexed') / 'indexed.pth'
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def renamed_checkpoint(indexed_checkpoint, tmp_path_factory) -> Path:
+    """The trained weights with class names that exist nowhere else."""
+    state = torch.load(indexed_checkpoint, weights_only=True)
     state['meta']['dataset_meta'] = dict(
         classes=[f'kind-{i}' for i in range(30)])
     path = tmp_path_factory.mktemp('renamed') / 'renamed.pth'
@@ -125,8 +140,9 @@ def test_get_model_by_name_with_local_checkpoint(trained, renamed_checkpoint):
     assert model._dataset_meta['classes'] == [f'kind-{i}' for i in range(30)]
 
 
-def test_inference_model_and_inferencer_by_name(trained, photo_folder):
-    _, checkpoint = trained
+def test_inference_model_and_inferencer_by_name(indexed_checkpoint,
+                                                photo_folder):
+    checkpoint = indexed_checkpoint
     image = str(photo_folder / 'sub' / 'wide.jpg')
     result = inference_model(NAME, image, pretrained=str(checkpoint))
     assert result['pred_class'] in FRUIT30_CLASSES

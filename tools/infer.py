@@ -2,45 +2,160 @@
 
     python tools/infer.py CONFIG CHECKPOINT INPUT... [--out FILE.csv|FILE.json]
         [--show-dir DIR] [--topk K] [--device D] [--threshold T]
+    python tools/infer.py WORK_DIR [CHECKPOINT] INPUT...
 
-CONFIG may also be a model name from the model index (mobilenet-v2_fruit30).
-Files that cannot be read are reported and skipped; the exit code is 1 only
-when nothing could be predicted.
+CONFIG may also be a model name from the model index (mobilenet-v2_fruit30);
+WORK_DIR is a training work dir (its dumped config and best.pth are used; a
+CHECKPOINT after it, .pth or .safetensors, replaces best.pth). CHECKPOINT may
+be a .safetensors file from tools/deploy/publish_model.py. A checkpoint that
+does not fit the config is refused before any image is read. Files that
+cannot be read are reported and skipped; the exit code is 1 when nothing
+could be predicted or the model files are refused, 2 for bad arguments.
 """
 import argparse
 import os
 import os.path as osp
 import sys
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import mmcv
+import torch
 from rich.console import Console
 from rich.table import Table
 
 from fruit_ext.apis import (BatchInferencer, Prediction, collect_images,
                             draw_prediction, write_predictions)
 from fruit_ext.apis.image_inputs import Problem
+from fruit_ext.apis.work_dir import WorkDirError
+from fruit_ext.compat.checkpoint import (CorruptCheckpointError,
+                                         UntrustedCheckpointError)
+from fruit_ext.engine.checkpoint_fit import CheckpointMismatchError
+
+#: Model files that cannot be used: reported in one line, exit code 1.
+MODEL_FILE_ERRORS = (CheckpointMismatchError, WorkDirError,
+                     CorruptCheckpointError, UntrustedCheckpointError,
+                     FileNotFoundError, ValueError)
 
 
-def parse_args() -> argparse.Namespace:
-    """Command-line arguments."""
+CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.safetensors')
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f'is a score between 0 and 1, got {value:g}')
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (positionals are split by :func:`split_models`)."""
     parser = argparse.ArgumentParser(
         description='Top-k predictions for images, folders (recursive), '
-        'glob patterns or .txt path lists.')
-    parser.add_argument('config', help='config file or model-index name')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('inputs', nargs='+', metavar='INPUT',
-                        help='image, folder, glob pattern or .txt list')
+        'glob patterns or .txt path lists.',
+        usage='%(prog)s {CONFIG CHECKPOINT | WORK_DIR [CHECKPOINT]} INPUT... '
+        '[options]',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('model', metavar='CONFIG|WORK_DIR',
+                        help='config file, model-index name, or training '
+                        'work dir (its dumped config and best.pth)')
+    parser.add_argument('rest', nargs='+', metavar='[CHECKPOINT] INPUT',
+                        help='checkpoint (.pth or .safetensors; optional '
+                        'after a work dir), then images, folders, glob '
+                        'patterns or .txt lists')
     parser.add_argument('--out', help='write predictions to a .csv or .json')
     parser.add_argument('--show-dir',
                         help='write each image with its prediction here')
-    parser.add_argument('--topk', type=int, default=3,
+    parser.add_argument('--topk', type=_positive_int, default=3,
                         help='classes listed per image')
-    parser.add_argument('--threshold', type=float, default=0.0,
+    parser.add_argument('--threshold', type=_probability, default=0.0,
                         help='best score below this answers "unknown"')
-    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--batch-size', type=_positive_int, default=32,
+                        help='images per forward pass')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    return parser.parse_args()
+    return parser
+
+
+def split_models(parser: argparse.ArgumentParser,
+                 args: argparse.Namespace) -> None:
+    """Set ``args.checkpoint`` and ``args.inputs`` from the positionals.
+
+    ``CONFIG CHECKPOINT INPUT...`` keeps its meaning; after a work dir the
+    checkpoint is optional (taken when the next argument is a .pth or
+    .safetensors path).
+    """
+    rest = list(args.rest)
+    if os.path.isdir(args.model):
+        has_checkpoint = rest[0].lower().endswith(CHECKPOINT_SUFFIXES)
+    else:
+        has_checkpoint = True
+        if len(rest) < 2:
+            parser.error(f'{args.model} is not a work dir, so a CHECKPOINT '
+                         'and at least one INPUT must follow it')
+    args.checkpoint = rest.pop(0) if has_checkpoint else None
+    if not rest:
+        parser.error('no INPUT given: pass images, folders, globs or lists')
+    args.inputs = rest
+
+
+def check_device(parser: argparse.ArgumentParser, device: str) -> None:
+    """Refuse a device string torch rejects, or CUDA on a host without it."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        parser.error(f'--device {device}: {error}')
+    if kind == 'cuda' and not torch.cuda.is_available():
+        parser.error(f'--device {device}: this host has no usable CUDA GPU '
+                     '(torch.cuda.is_available() is False); use --device cpu')
+
+
+def first_existing_file(path: str) -> str:
+    """The first existing non-folder on the way from ``path`` up, or ''."""
+    current = os.path.abspath(path)
+    while True:
+        if os.path.exists(current):
+            return '' if os.path.isdir(current) else current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return ''
+        current = parent
+
+
+def check_outputs(parser: argparse.ArgumentParser,
+                  args: argparse.Namespace) -> None:
+    """Refuse --out/--show-dir that cannot be written, before inference."""
+    if args.out:
+        if not args.out.lower().endswith(('.csv', '.json')):
+            parser.error(f'--out {args.out}: use a .csv or .json file name')
+        if os.path.isdir(args.out):
+            parser.error(f'--out {args.out} is a folder; give a file name')
+        blocker = first_existing_file(os.path.dirname(
+            os.path.abspath(args.out)))
+        if blocker:
+            parser.error(f'--out {args.out}: {blocker} is a file, so no '
+                         'folder can be made there')
+    if args.show_dir:
+        blocker = first_existing_file(args.show_dir)
+        if blocker:
+            parser.error(f'--show-dir {args.show_dir}: {blocker} is a file, '
+                         'not a folder')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command-line arguments, all checked before any model is loaded."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    split_models(parser, args)
+    check_device(parser, args.device)
+    check_outputs(parser, args)
+    return args
 
 
 def print_table(console: Console, predictions: Sequence[Prediction],
@@ -88,13 +203,15 @@ def report_skipped(console: Console, skipped: List[Problem]) -> None:
 def main() -> int:
     """Predict, print, write; returns the exit code."""
     args = parse_args()
-    if args.out and not args.out.lower().endswith(('.csv', '.json')):
-        sys.exit(f'--out {args.out}: use a .csv or .json file name')
     console = Console()
+    try:
+        inferencer = BatchInferencer(args.model, args.checkpoint,
+                                     device=args.device,
+                                     batch_size=args.batch_size)
+    except MODEL_FILE_ERRORS as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
     paths, missing = collect_images(args.inputs)
-    inferencer = BatchInferencer(args.config, args.checkpoint,
-                                 device=args.device,
-                                 batch_size=args.batch_size)
     predictions, unreadable = inferencer.predict(
         paths, topk=args.topk, threshold=args.threshold)
     skipped = missing + unreadable

@@ -18,7 +18,9 @@ from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.registry import TRANSFORMS
 from rich.progress import Progress
 
+from .checked_loading import build_model, load_checked
 from .image_inputs import Problem
+from .work_dir import resolve_model_files
 
 UNKNOWN = 'unknown'
 
@@ -88,8 +90,11 @@ class BatchInferencer:
     """Top-k predictions for lists of image files.
 
     Args:
-        model: Config path, model name from the model index, or a built model.
-        checkpoint: Checkpoint to load (its metadata gives the class names).
+        model: Config path, model name from the model index, a training
+            work dir, or a built model.
+        checkpoint: Checkpoint to load, ``.pth`` or ``.safetensors`` (its
+            metadata gives the class names); optional for a work dir. It is
+            refused (:class:`CheckpointMismatchError`) unless it fits.
         device: Device, e.g. 'cpu' or 'cuda:0'.
         batch_size: Images per forward pass.
     """
@@ -99,12 +104,18 @@ class BatchInferencer:
                  checkpoint: Optional[str] = None,
                  device: str = 'cpu',
                  batch_size: int = 32) -> None:
+        source = checkpoint or model
+        if isinstance(model, str):
+            model, checkpoint = resolve_model_files(model, checkpoint)
+            model = build_model(model, checkpoint, device=device)
+        elif checkpoint:
+            load_checked(model, model._config, checkpoint)
         self.inferencer = ImageClassificationInferencer(
-            model, pretrained=checkpoint or False, device=device)
+            model, pretrained=False, device=device)
         meta = getattr(self.inferencer.model, '_dataset_meta', None) or {}
         if not self.inferencer.classes:
             raise ValueError(
-                f'{checkpoint or model}: no class names in the checkpoint '
+                f'{source}: no class names in the checkpoint '
                 'metadata or the config\'s dataset.')
         self.classes: List[str] = list(self.inferencer.classes)
         self.aliases: Optional[List[str]] = list(

@@ -1,16 +1,18 @@
 """Inference the way the course (mmcls 0.x) did it, on mmpretrain 1.x."""
+import os
 from typing import Optional, Union
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.model import BaseModel
-from mmpretrain.apis import get_model
 from mmpretrain.structures import DataSample
 from mmpretrain.visualization import UniversalVisualizer
 from modelindex.models.Model import Model
 
 from ..visualization import display_labels
+from .checked_loading import build_model
+from .work_dir import resolve_model_files
 
 
 def init_model(config: Union[str, Config],
@@ -23,19 +25,25 @@ def init_model(config: Union[str, Config],
     needs, so ``inference_model(init_model(cfg, ckpt), 'apple.jpg')`` works.
 
     Args:
-        config: Config file path or :class:`Config`.
-        checkpoint: Checkpoint to load; its ``dataset_meta`` gives the class
-            names. None keeps random weights.
+        config: Config file path, :class:`Config`, model-index name, or a
+            training work dir (its dumped config and ``best.pth``).
+        checkpoint: Checkpoint to load (``.pth`` or ``.safetensors``); its
+            ``dataset_meta`` gives the class names. None keeps random
+            weights (or, for a work dir, takes its best checkpoint).
         device: Device to put the model on.
         **kwargs: Model config overrides, as for :func:`mmpretrain.get_model`.
 
     Returns:
         The model in eval mode.
+
+    Raises:
+        CheckpointMismatchError: The checkpoint does not fit the config.
+        WorkDirError: A work dir lacks its config or a checkpoint.
     """
-    if isinstance(config, str):
-        config = Config.fromfile(config)
-    model = get_model(
-        config, pretrained=checkpoint or False, device=device, **kwargs)
+    if isinstance(config, (str, os.PathLike)):
+        config, checkpoint = resolve_model_files(str(config), checkpoint)
+    model = build_model(config, checkpoint, device=device, **kwargs)
+    config = model._config
     model._metainfo = Model(
         name=config.filename or 'fruit_ext-model',
         config=config.filename,

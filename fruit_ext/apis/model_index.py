@@ -7,6 +7,10 @@ mmpretrain takes a model name::
     mmpretrain.get_model('mobilenet-v2_fruit30', pretrained='best.pth')
     mmpretrain.inference_model('mobilenet-v2_fruit30', 'apple.jpg',
                                pretrained='best.pth')
+
+A checkpoint that was trained with another indexed config (the 64 px demo
+checkpoint given to ``mobilenet-v2_fruit30``) is refused with the name that
+fits it (``mobilenet-v2_fruit30-demo``).
     ImageClassificationInferencer('mobilenet-v2_fruit30',
                                   pretrained='best.pth')
 
@@ -21,6 +25,8 @@ from pathlib import Path
 from typing import List
 
 from mmpretrain.apis import ModelHub
+
+from .checked_loading import install_checked_get_model
 
 MIM_ROOT = Path(__file__).resolve().parents[1] / '.mim'
 MODEL_INDEX = MIM_ROOT / 'model-index.yml'
@@ -40,6 +46,11 @@ def registered_models() -> List[str]:
 def register_model_index() -> List[str]:
     """Register the package's ``model-index.yml`` once per process.
 
+    Also makes ``get_model`` (so the inferencers too) check that a local
+    checkpoint fits the model, and that a checkpoint given with an index name
+    was trained with that name's config (else the message names the one it
+    was trained with).
+
     Returns:
         The names of fruit_ext's models in the hub.
 
@@ -47,6 +58,7 @@ def register_model_index() -> List[str]:
         FileNotFoundError: The index or the configs it points at are missing
             (a broken install).
     """
+    install_checked_get_model()
     if registered_models():
         return registered_models()
     if not (MIM_ROOT / 'configs').is_dir():

@@ -100,6 +100,73 @@ def _untrusted_message(path: str, error: Exception) -> str:
 # --------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------
+_ZIP, _PICKLE = b'PK\x03\x04', b'\x80'
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _looks_like_onnx(path: str, head: bytes) -> bool:
+    if not head.startswith(b'\x08'):  # ModelProto field 1 (ir_version)
+        return False
+    try:
+        import onnx
+        onnx.load(path, load_external_data=False)
+        return True
+    except Exception:  # not ONNX (or onnx absent): judged by other rules
+        return b'onnx' in head.lower() or b'pytorch' in head.lower()
+
+
+def _text_start(head: bytes) -> Optional[str]:
+    try:
+        text = head.decode('utf-8')
+    except UnicodeDecodeError:
+        return None
+    printable = all(c.isprintable() or c in '\r\n\t' for c in text)
+    return text.strip().splitlines()[0][:40] if printable and text.strip() \
+        else None
+
+
+def what_is_not_a_checkpoint(path: str) -> Optional[str]:
+    """Say what a file is when it cannot be a PyTorch checkpoint.
+
+    Args:
+        path: An existing local file.
+
+    Returns:
+        None for a torch zip or pickle file; otherwise a message naming the
+        file, what it is and what to do.
+    """
+    size = os.path.getsize(path)
+    with open(path, 'rb') as file:
+        head = file.read(64)
+    if size == 0:
+        return (f'Checkpoint {path} is empty (0 bytes): its save or copy was '
+                'interrupted. Use another checkpoint (e.g. the previous '
+                'epoch_N.pth) or copy it again.')
+    if head.startswith((_ZIP, _PICKLE)):
+        return None
+    if _looks_like_onnx(path, head):
+        return (f'{path} is an ONNX model, not a PyTorch checkpoint: run it '
+                'with the ONNX Predictor (python fruit_ext/apis/predictor.py '
+                f'{path} IMAGE, or fruit_ext.apis.Predictor), or pass the '
+                '.pth it was exported from.')
+    text = _text_start(head)
+    if text is not None and text.startswith('version https://git-lfs'):
+        return (f'Checkpoint {path} is a Git LFS pointer, not the file: run '
+                '`git lfs pull` to fetch the real checkpoint.')
+    if text is not None:
+        return (f'Checkpoint {path} is a text file (starts with {text!r}), '
+                'not a PyTorch checkpoint. Pass the .pth written by training '
+                '(epoch_N.pth, best.pth) or by tools/deploy/publish_model.py.')
+    return (f'Checkpoint {path} is not a PyTorch checkpoint (neither a torch '
+            f'zip archive nor a pickle; it starts with {head[:8]!r}). Pass '
+            'the .pth written by training or by '
+            'tools/deploy/publish_model.py.')
+
+
 def safe_torch_load(path: str, map_location: Any = None) -> Any:
     """``torch.load`` that is weights-only unless the file is trusted.
 
@@ -117,6 +184,9 @@ def safe_torch_load(path: str, map_location: Any = None) -> Any:
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'Checkpoint file not found: {path}')
+    problem = what_is_not_a_checkpoint(path)
+    if problem:
+        raise CorruptCheckpointError(problem)
     weights_only = not is_trusted(path)
     if not weights_only:
         log_once(f'trusted:{path}',
@@ -131,10 +201,11 @@ def safe_torch_load(path: str, map_location: Any = None) -> Any:
         raise CorruptCheckpointError(
             f'Checkpoint {path} is corrupt or not a PyTorch checkpoint: '
             f'{error}') from None
-    except (RuntimeError, EOFError, OSError) as error:
+    except Exception as error:  # torch raises many types on broken files
         raise CorruptCheckpointError(
             f'Checkpoint {path} is truncated or corrupt '
-            f'({type(error).__name__}: {str(error).splitlines()[0]})') from None
+            f'({type(error).__name__}: {_first_line(error)}). Use another '
+            'checkpoint (e.g. the previous epoch_N.pth).') from None
 
 
 def load_from_local(filename: str, map_location: Any = None) -> Any:
@@ -145,9 +216,15 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
         map_location: Passed to :func:`torch.load`.
 
     Returns:
-        The loaded checkpoint.
+        The loaded checkpoint (a ``.safetensors`` file is read as
+        ``{'state_dict', 'meta'}``, so ``load_from`` and ``mim test
+        --checkpoint`` take one too).
     """
-    return safe_torch_load(os.path.expanduser(filename), map_location)
+    from ..apis.safetensors_format import is_safetensors, read_safetensors
+    filename = os.path.expanduser(filename)
+    if os.path.isfile(filename) and is_safetensors(filename):
+        return read_safetensors(filename)
+    return safe_torch_load(filename, map_location)
 
 
 def load_url_weights_only(url: str,

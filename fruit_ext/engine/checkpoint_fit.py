@@ -69,7 +69,8 @@ def head_classes(state_dict: Dict[str, Any]) -> Optional[int]:
 
 def _resnet_hint(keys: Sequence[str], prefix: str) -> str:
     blocks = [len({k.split('.')[1] for k in keys
-                   if k.startswith(f'{prefix}layer{i}.')}) for i in range(1, 5)]
+                   if k.startswith(f'{prefix}layer{i}.')})
+              for i in range(1, 5)]
     bottleneck = any('.conv3.' in k for k in keys)
     depth = {((2, 2, 2, 2), False): 18, ((3, 4, 6, 3), False): 34,
              ((3, 4, 6, 3), True): 50, ((3, 4, 23, 3), True): 101,
@@ -85,7 +86,8 @@ def arch_from_keys(state_dict: Dict[str, Any]) -> str:
         state_dict: Model or checkpoint tensors.
 
     Returns:
-        e.g. ``'MobileNetV2 (32-channel stem)'``, ``'ResNet-18 (layer1..layer4)'``,
+        e.g. ``'MobileNetV2 (32-channel stem)'``,
+        ``'ResNet-18 (layer1..layer4)'``,
         ``'EfficientNet'``, or ``'unknown architecture'``.
     """
     keys = list(state_dict)
@@ -151,13 +153,13 @@ def describe_checkpoint(state_dict: Dict[str, Any],
     count = head_classes(state_dict) or (len(classes) if classes else None)
     parts = [f'{count} classes' if count else 'no classifier head']
     cfg = _meta_config(meta)
-    shapes = arch_from_keys(state_dict)
+    shapes = f' [{arch_from_keys(state_dict)}]' if state_dict else ''
     if meta.get('arch'):
-        parts.append(f"{meta['arch']} [{shapes}]")
+        parts.append(f"{meta['arch']}{shapes}")
     elif _backbone_of(cfg):
-        parts.append(f'{_describe_backbone(_backbone_of(cfg))} [{shapes}]')
+        parts.append(f'{_describe_backbone(_backbone_of(cfg))}{shapes}')
     else:
-        parts.append(shapes)
+        parts.append(shapes.strip(' []') or 'unknown architecture')
     size = input_size(cfg) if cfg is not None else None
     if size:
         parts.append(f'trained at {size} px')

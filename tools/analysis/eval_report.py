@@ -3,6 +3,10 @@
     python tools/analysis/eval_report.py CONFIG CHECKPOINT [--split val]
         [--out-dir DIR] [--num-mistakes 16] [--device cpu]
         [--cfg-options KEY=VALUE ...]
+    python tools/analysis/eval_report.py WORK_DIR [CHECKPOINT] [...]
+
+A checkpoint that does not fit the config (tensors, class names, backbone)
+is refused before any image is read (exit code 1).
 
 Writes the per-class precision/recall/F1 CSV, the confusion-matrix PNG and
 the worst-mistakes grid (:func:`fruit_ext.evaluation.write_eval_report`, the
@@ -11,6 +15,7 @@ same report the EvalReportHook writes during training).
 import argparse
 import copy
 import os.path as osp
+import pickle
 import sys
 from typing import List, Tuple
 
@@ -19,17 +24,22 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-from mmpretrain.apis import get_model
 from rich.progress import track
 
+from fruit_ext.apis.checked_loading import build_model
+from fruit_ext.apis.work_dir import WorkDirError, resolve_model_files
 from fruit_ext.evaluation import write_eval_report
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('config', metavar='CONFIG|WORK_DIR',
+                        help='config file, or training work dir (its dumped '
+                        'config and best.pth)')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint file (.pth or .safetensors); '
+                        'optional after a work dir')
     parser.add_argument(
         '--split', help="dataset split, e.g. 'val' or 'test' (default: the "
         "config's test_dataloader as it is)")
@@ -70,7 +80,16 @@ def predict_split(model: torch.nn.Module, loader_cfg: dict
 def main() -> int:
     """Predict the split, then write and print the report's files."""
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    try:
+        config_file, args.checkpoint = resolve_model_files(args.config,
+                                                           args.checkpoint)
+        if not args.checkpoint:
+            raise WorkDirError(f'{args.config} is not a work dir: pass the '
+                               'CHECKPOINT to evaluate after it.')
+    except WorkDirError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    cfg = Config.fromfile(config_file)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     loader_cfg = copy.deepcopy(cfg.test_dataloader)
@@ -78,7 +97,13 @@ def main() -> int:
         loader_cfg.dataset.split = args.split
     if args.batch_size:
         loader_cfg.batch_size = args.batch_size
-    model = get_model(cfg, pretrained=args.checkpoint, device=args.device)
+    try:
+        model = build_model(cfg, args.checkpoint, device=args.device,
+                            evaluating=True)
+    except (ValueError, FileNotFoundError, RuntimeError,
+            pickle.UnpicklingError) as error:  # model files that do not fit
+        print(f'error: {error}', file=sys.stderr)
+        return 1
     scores, labels, paths, metainfo = predict_split(model, loader_cfg)
     classes = list(model._dataset_meta.get('classes') or metainfo['classes'])
     if list(metainfo['classes']) != classes:

@@ -2,6 +2,10 @@
 
     python tools/deploy/export_onnx.py CONFIG CHECKPOINT --out model.onnx
         [--verify IMG ...] [--tolerance 1e-4] [--opset 17]
+    python tools/deploy/export_onnx.py WORK_DIR [CHECKPOINT] --out model.onnx
+
+A checkpoint that does not fit the config is refused before anything is
+written (exit code 1).
 
 The graph has dynamic batch, height and width; class names and the
 preprocessing are stored as metadata, so ``fruit_ext/apis/predictor.py``
@@ -22,18 +26,28 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.registry import DefaultScope
-from mmpretrain.apis import get_model
 from mmpretrain.registry import TRANSFORMS
 
-from fruit_ext.apis import (Predictor, export_onnx, max_logit_difference,
-                            preprocess_spec)
+from fruit_ext.apis import (Predictor, export_onnx, init_model,
+                            max_logit_difference, preprocess_spec)
+from fruit_ext.apis.work_dir import WorkDirError, resolve_model_files
+from fruit_ext.compat.checkpoint import (CorruptCheckpointError,
+                                         UntrustedCheckpointError)
+
+#: Model files that cannot be used: one line on stderr, exit code 1.
+MODEL_FILE_ERRORS = (ValueError, FileNotFoundError, CorruptCheckpointError,
+                     UntrustedCheckpointError)
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='config file or model-index name')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('config', metavar='CONFIG|WORK_DIR',
+                        help='config file, model-index name, or training '
+                        'work dir (its dumped config and best.pth)')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint file (.pth or .safetensors); '
+                        'optional after a work dir')
     parser.add_argument('--out', required=True, help='.onnx file to write')
     parser.add_argument('--verify', nargs='+', default=[], metavar='IMG',
                         help='real images to compare PyTorch and ONNX on')
@@ -71,7 +85,17 @@ def pipeline_batch(config: Config, model: torch.nn.Module,
 def main() -> int:
     """Export, then verify; returns the exit code."""
     args = parse_args()
-    model = get_model(args.config, pretrained=args.checkpoint, device='cpu')
+    try:
+        config_file, checkpoint = resolve_model_files(args.config,
+                                                      args.checkpoint)
+        if not checkpoint:
+            raise WorkDirError(f'{args.config} is not a work dir: pass the '
+                               'CHECKPOINT to export after it.')
+        model = init_model(config_file, checkpoint, device='cpu')
+    except MODEL_FILE_ERRORS as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    args.checkpoint = checkpoint
     config = model._config
     meta = model._dataset_meta or {}
     if not meta.get('classes'):
