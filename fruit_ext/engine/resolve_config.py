@@ -232,9 +232,10 @@ def resolve_classes(cfg: Config) -> List[str]:
                                                      None)
     if train is None or train.get('classes') is None:
         return []
-    names = list(class_names(train['classes'], train))
+    spec = _plain(train['classes'])
+    names = list(class_names(spec, train))
     for dataset in datasets.values():
-        if _plain(dataset.get('classes')) == _plain(train['classes']):
+        if _plain(dataset.get('classes')) == spec:
             dataset['classes'] = names
     head = cfg.get('model', {}).get('head', {})
     expected = head.get('num_classes')

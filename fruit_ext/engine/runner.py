@@ -206,11 +206,14 @@ class FruitRunner(Runner):
             scheduler.T_max = plan['T_max']
             self._cosine_value_now(scheduler)
 
-    @staticmethod
-    def _cosine_value_now(scheduler) -> None:
+    def _cosine_value_now(self, scheduler) -> None:
         """Put the optimizer where the lengthened cosine is at this step."""
-        if not scheduler.begin <= scheduler.global_step < scheduler.end:
+        step = self.train_loop.epoch if scheduler.by_epoch \
+            else self.train_loop.iter
+        if not scheduler.begin <= step < scheduler.end:
             return
+        # the count it would have had, had the schedule always been this long
+        scheduler.last_step = step - scheduler.begin
         for group, base in zip(scheduler.optimizer.param_groups,
                                scheduler.base_values):
             group[scheduler.param_name] = scheduler.eta_min + (
