@@ -197,3 +197,15 @@ def test_mim_test_refuses_ten_class_checkpoint(files, fruit_tree, tmp_path):
     assert f"Checkpoint {files['p10']} does not fit this model's head" in \
         result.stdout
     assert 'accuracy/top1' not in result.stdout
+
+
+def test_inferencer_with_a_built_model_checks_the_checkpoint(files):
+    model = mmpretrain.get_model(str(files['c30']))
+    with pytest.raises(CheckpointMismatchError, match='10 classes'):
+        mmpretrain.ImageClassificationInferencer(
+            model, pretrained=str(files['p10']))
+    inferencer = mmpretrain.ImageClassificationInferencer(
+        model, pretrained=str(files['p30']))
+    key = 'head.fc.bias'
+    assert torch.equal(inferencer.model.state_dict()[key],
+                       _load(files['p30'])['state_dict'][key])

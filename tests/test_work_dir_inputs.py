@@ -147,3 +147,12 @@ def test_export_and_image_demo_take_a_work_dir(setup, tmp_path):
     demo = run([sys.executable, 'tools/image_demo.py', str(setup['image']),
                 str(setup['work'])])
     assert '"pred_class"' in demo.stdout
+
+
+def test_eval_report_takes_a_work_dir(fruit_tree, tmp_path):
+    config = tiny_cfg(tmp_path, fruit_tree)
+    work = make_work_dir(tmp_path, config)
+    result = run([sys.executable, 'tools/analysis/eval_report.py', str(work),
+                  '--split', 'val', '--out-dir', str(tmp_path / 'report')])
+    assert "30 images of split 'val'" in result.stdout
+    assert (tmp_path / 'report').is_dir()

@@ -17,6 +17,8 @@ from typing import Any, Dict, Optional, Union
 import torch
 from mmengine.config import Config
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from mmengine.runner.checkpoint import \
+    load_checkpoint as _original_load_checkpoint
 
 from ..compat._log import log_once
 from ..compat.checkpoint import CorruptCheckpointError, safe_torch_load
@@ -113,7 +115,7 @@ def check_index_name(meta: dict, cfg: Config, name: str,
 
 
 def load_checked(model: torch.nn.Module,
-                 cfg: Config,
+                 cfg: Optional[Config],
                  checkpoint: str,
                  *,
                  index_name: Optional[str] = None,
@@ -122,7 +124,7 @@ def load_checked(model: torch.nn.Module,
 
     Args:
         model: Model built from ``cfg``.
-        cfg: Its config.
+        cfg: Its config (None: only the tensors are checked).
         checkpoint: Local ``.pth`` or ``.safetensors`` file.
         index_name: The model-index name the model was built from, if any.
         evaluating: Labels come from the config's dataset (class names
@@ -139,8 +141,9 @@ def load_checked(model: torch.nn.Module,
     check_checkpoint_fits(model, loaded['state_dict'], checkpoint, meta=meta)
     if index_name:
         check_index_name(meta, cfg, index_name, checkpoint)
-    check_checkpoint_matches_config(meta, cfg, checkpoint,
-                                    evaluating=evaluating)
+    if cfg is not None:
+        check_checkpoint_matches_config(meta, cfg, checkpoint,
+                                        evaluating=evaluating)
     _load_checkpoint_to_model(model, loaded, strict=False)
     dataset_meta = meta.get('dataset_meta') or (
         {'classes': meta['CLASSES']} if meta.get('CLASSES') else None)
@@ -205,12 +208,23 @@ def _checked_get_model(model: ModelSpec,
     return build_model(model, str(pretrained), device, **kwargs)
 
 
+def _checked_load_checkpoint(model: torch.nn.Module, filename: str,
+                             map_location: Any = None, **kwargs) -> dict:
+    """mmengine's ``load_checkpoint`` for a built model, checked first."""
+    if not _is_local(filename):
+        return _original_load_checkpoint(model, filename, map_location,
+                                         **kwargs)
+    meta = load_checked(model, getattr(model, '_config', None),
+                        str(filename))
+    return dict(meta=meta)
+
+
 def install_checked_get_model() -> None:
     """Make mmpretrain's ``get_model`` check local checkpoints (idempotent).
 
     Covers ``mmpretrain.get_model``, ``mmpretrain.apis.get_model``, the
-    inferencers (``inference_model``, ``ImageClassificationInferencer``) and
-    ``mmpretrain.apis.init_model``.
+    inferencers (``inference_model``, ``ImageClassificationInferencer``, by
+    name or with a built model) and ``mmpretrain.apis.init_model``.
     """
     import mmpretrain
     import mmpretrain.apis as apis
@@ -218,6 +232,9 @@ def install_checked_get_model() -> None:
     for module in (mmpretrain, apis, base, model):
         if getattr(module, 'get_model', None) is _original_get_model:
             module.get_model = _checked_get_model
+    # ImageClassificationInferencer(built_model, pretrained=file)
+    if base.load_checkpoint is _original_load_checkpoint:
+        base.load_checkpoint = _checked_load_checkpoint
     log_once('checked-get-model', 'mmpretrain.get_model checks that local '
              'checkpoints fit the model and its config before loading them',
              logging.DEBUG)
