@@ -109,3 +109,26 @@ def test_safetensors_pinned_in_requirements():
     import safetensors
     lines = (REPO / 'requirements' / 'runtime.txt').read_text().splitlines()
     assert f'safetensors=={safetensors.__version__}' in lines
+
+
+def test_a_published_file_alone_is_enough(trained, tmp_path):
+    written = publish_files(str(trained['checkpoint']), str(tmp_path))
+    model = init_model(written['safetensors'])
+    assert model._dataset_meta['classes'] == list(FRUIT30_CLASSES)
+    out = tmp_path / 'alone.json'
+    run([sys.executable, 'tools/infer.py', written['safetensors'],
+         str(trained['image']), '--out', str(out)])
+    with_config = tmp_path / 'with_config.json'
+    run([sys.executable, 'tools/infer.py', str(trained['config']),
+         written['pth'], str(trained['image']), '--out', str(with_config)])
+    assert json.loads(out.read_text())['predictions'] == \
+        json.loads(with_config.read_text())['predictions']
+
+
+def test_a_file_without_config_alone_is_refused(tmp_path, trained):
+    bare = tmp_path / 'weights.pth'
+    torch.save(trained['model'].state_dict(), bare)
+    result = run([sys.executable, 'tools/infer.py', str(bare),
+                  str(trained['image'])], check=False)
+    assert result.returncode == 1
+    assert f'Checkpoint {bare} stores no training config' in result.stdout

@@ -3,6 +3,7 @@
     python tools/infer.py CONFIG CHECKPOINT INPUT... [--out FILE.csv|FILE.json]
         [--show-dir DIR] [--topk K] [--device D] [--threshold T]
     python tools/infer.py WORK_DIR [CHECKPOINT] INPUT...
+    python tools/infer.py CHECKPOINT INPUT...      # .pth/.safetensors alone
 
 CONFIG may also be a model name from the model index (mobilenet-v2_fruit30);
 WORK_DIR is a training work dir (its dumped config and best.pth are used; a
@@ -60,12 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description='Top-k predictions for images, folders (recursive), '
         'glob patterns or .txt path lists.',
-        usage='%(prog)s {CONFIG CHECKPOINT | WORK_DIR [CHECKPOINT]} INPUT... '
-        '[options]',
+        usage='%(prog)s {CONFIG CHECKPOINT | WORK_DIR [CHECKPOINT] | '
+        'CHECKPOINT} INPUT... [options]',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('model', metavar='CONFIG|WORK_DIR',
-                        help='config file, model-index name, or training '
-                        'work dir (its dumped config and best.pth)')
+    parser.add_argument('model', metavar='CONFIG|WORK_DIR|CHECKPOINT',
+                        help='config file, model-index name, training work '
+                        'dir (its dumped config and best.pth), or a '
+                        'checkpoint alone (the config it stores)')
     parser.add_argument('rest', nargs='+', metavar='[CHECKPOINT] INPUT',
                         help='checkpoint (.pth or .safetensors; optional '
                         'after a work dir), then images, folders, glob '
@@ -89,10 +91,15 @@ def split_models(parser: argparse.ArgumentParser,
 
     ``CONFIG CHECKPOINT INPUT...`` keeps its meaning; after a work dir the
     checkpoint is optional (taken when the next argument is a .pth or
-    .safetensors path).
+    .safetensors path); a checkpoint alone (it stores its training config)
+    is followed by inputs only.
     """
     rest = list(args.rest)
-    if os.path.isdir(args.model):
+    alone = os.path.isfile(args.model) and \
+        args.model.lower().endswith(CHECKPOINT_SUFFIXES)
+    if alone:  # a checkpoint that stores its own training config
+        has_checkpoint = False
+    elif os.path.isdir(args.model):
         has_checkpoint = rest[0].lower().endswith(CHECKPOINT_SUFFIXES)
     else:
         has_checkpoint = True

@@ -3,14 +3,20 @@
 A work dir written by ``mim train`` holds the config mmengine dumped
 (``<work_dir>/<config stem>.py``, fully resolved, no ``_base_``) and the
 checkpoints. The checkpoint used is, in this order: ``best.pth``, the newest
-``best_*.pth``, ``last.pth``, the file named in ``last_checkpoint``.
+``best_*.pth``, ``last.pth``, the file named in ``last_checkpoint``. A
+checkpoint alone (``.pth`` or ``.safetensors``) is enough too: it stores the
+config it was trained with.
 """
 import glob
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
+
+from mmengine.config import Config
 
 #: Checkpoint names tried first, in order.
 STABLE_NAMES = ('best.pth', 'best.safetensors')
+#: Files taken as checkpoints (a checkpoint alone also gives its config).
+CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.safetensors')
 
 
 class WorkDirError(FileNotFoundError):
@@ -91,22 +97,51 @@ def _in_work_dir(work_dir: str, checkpoint: str) -> str:
     return inside if osp.exists(inside) else checkpoint
 
 
+def config_of_checkpoint(path: str) -> Config:
+    """The training config stored in a checkpoint (``meta['cfg']``).
+
+    Args:
+        path: A ``.pth`` written by training or publishing, or a
+            ``.safetensors`` from tools/deploy/publish_model.py.
+
+    Returns:
+        The config it was trained with.
+
+    Raises:
+        WorkDirError: The file stores no (readable) config.
+    """
+    from ..engine.checkpoint_fit import _meta_config
+    from .checked_loading import read_checkpoint
+    cfg = _meta_config(read_checkpoint(path).get('meta') or {})
+    if cfg is None:
+        raise WorkDirError(
+            f'Checkpoint {path} stores no training config (meta.cfg), so it '
+            'cannot be used alone: pass CONFIG CHECKPOINT, or its work dir.')
+    return cfg
+
+
 def resolve_model_files(config_or_work_dir: str,
                         checkpoint: Optional[str] = None
-                        ) -> Tuple[str, Optional[str]]:
+                        ) -> Tuple[Union[str, Config], Optional[str]]:
     """Config and checkpoint from ``CONFIG [CHECKPOINT]`` or ``WORK_DIR``.
 
     Args:
-        config_or_work_dir: A config file, a model-index name, or a work dir.
+        config_or_work_dir: A config file, a model-index name, a work dir,
+            or a checkpoint alone (``.pth``/``.safetensors`` that stores its
+            training config).
         checkpoint: Checkpoint file; for a work dir, optional (a name inside
             the work dir such as ``epoch_3.pth`` also works).
 
     Returns:
-        (config path or name, checkpoint path or None).
+        (config path, name or :class:`Config`; checkpoint path or None).
 
     Raises:
-        WorkDirError: A work dir lacks its dumped config or any checkpoint.
+        WorkDirError: A work dir lacks its dumped config or any checkpoint,
+            or a checkpoint alone stores no config.
     """
+    if osp.isfile(config_or_work_dir) and checkpoint is None and \
+            config_or_work_dir.lower().endswith(CHECKPOINT_SUFFIXES):
+        return config_of_checkpoint(config_or_work_dir), config_or_work_dir
     if not osp.isdir(config_or_work_dir):
         return config_or_work_dir, checkpoint
     work_dir = config_or_work_dir

@@ -89,7 +89,8 @@ def main() -> int:
     except WorkDirError as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
-    cfg = Config.fromfile(config_file)
+    cfg = config_file if isinstance(config_file, Config) \
+        else Config.fromfile(config_file)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     loader_cfg = copy.deepcopy(cfg.test_dataloader)
