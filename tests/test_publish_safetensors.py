@@ -132,3 +132,13 @@ def test_a_file_without_config_alone_is_refused(tmp_path, trained):
                   str(trained['image'])], check=False)
     assert result.returncode == 1
     assert f'Checkpoint {bare} stores no training config' in result.stdout
+
+
+def test_mim_test_takes_a_safetensors_checkpoint(fruit_tree, tmp_path):
+    config = tiny_cfg(tmp_path, fruit_tree)
+    checkpoint, _ = save_checkpoint(config, tmp_path / 'epoch_1.pth')
+    written = publish_files(str(checkpoint), str(tmp_path / 'pub'))
+    result = run(['mim', 'test', 'mmpretrain', str(config), '--checkpoint',
+                  written['safetensors'], '--work-dir', str(tmp_path / 'w')],
+                 cwd=tmp_path)
+    assert 'accuracy/top1' in result.stdout
