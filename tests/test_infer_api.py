@@ -15,6 +15,7 @@ from PIL import Image
 
 from conftest import REPO, run, tiny_config
 from fruit_ext.apis import BatchInferencer, collect_images, write_predictions
+from fruit_ext.apis.image_inputs import skip_reason
 from fruit_ext.apis.model_index import MIM_ROOT, registered_models
 from fruit_ext.datasets import FRUIT30_CLASSES
 
@@ -187,9 +188,13 @@ def test_collect_images_expands_folders_globs_and_lists(photo_folder,
         str(listing), str(tmp_path / 'missing'), str(tmp_path / '*.jpg')])
     names = {str(Path(p).relative_to(photo_folder)) for p in paths}
     assert names == GOOD | BAD  # folder: images only; duplicates once
-    assert problems == [(str(tmp_path / 'missing'), 'no such file or folder'),
+    assert problems == [(str(photo_folder / 'notes.txt'),
+                         skip_reason(str(photo_folder / 'notes.txt'))),
+                        (str(tmp_path / 'missing'), 'no such file or folder'),
                         (str(tmp_path / '*.jpg'),
                          'pattern matches no image files')]
+    assert skip_reason('a/notes.txt').startswith(
+        'unsupported extension .txt')
 
 
 def test_batch_inferencer_threshold_and_csv(trained, photo_folder, tmp_path):
@@ -219,13 +224,16 @@ def test_infer_tool_on_folder_with_bad_and_chinese_files(
                   '--show-dir', str(show), '--topk', '2'])
     for name in BAD:
         assert f'skipped {photo_folder / name}' in result.stdout
-    assert '3 predicted (0 unknown), 2 skipped' in result.stdout
+    assert f'skipped {photo_folder / "notes.txt"}: unsupported extension ' \
+        '.txt' in ' '.join(result.stdout.split())  # rich wraps lines
+    assert '3 predicted (0 unknown), 3 skipped' in result.stdout
     assert '香蕉照片.jpg' in result.stdout
     report = json.loads(out.read_text(encoding='utf-8'))
     predicted = {str(Path(p['path']).relative_to(photo_folder)): p
                  for p in report['predictions']}
     assert set(predicted) == GOOD
-    assert {Path(s['path']).name for s in report['skipped']} == BAD
+    assert {Path(s['path']).name for s in report['skipped']} == BAD | {
+        'notes.txt'}
     # batched tool results equal mmpretrain's single-image inference
     single = ImageClassificationInferencer(str(config), pretrained=str(
         checkpoint))(str(photo_folder / 'sub' / 'tall.png'))[0]

@@ -19,13 +19,12 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence
 
-import mmcv
 import torch
 from rich.console import Console
 from rich.table import Table
 
 from fruit_ext.apis import (BatchInferencer, Prediction, collect_images,
-                            draw_prediction, write_predictions)
+                            draw_prediction, load_rgb, write_predictions)
 from fruit_ext.apis.image_inputs import Problem
 from fruit_ext.apis.work_dir import WorkDirError
 from fruit_ext.compat.checkpoint import (CorruptCheckpointError,
@@ -237,7 +236,8 @@ def main() -> int:
         for prediction in predictions:
             out_file = targets[prediction.path]
             os.makedirs(osp.dirname(out_file), exist_ok=True)
-            image = mmcv.imread(prediction.path, channel_order='rgb')
+            # the picture the model saw (upright, alpha on white, ...)
+            image = load_rgb(prediction.path)
             draw_prediction(image, prediction, inferencer.classes,
                             inferencer.aliases, out_file)
         console.print(f'pictures written to {args.show_dir}')

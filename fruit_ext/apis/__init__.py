@@ -1,7 +1,9 @@
 """Inference helpers; importing this registers the package's model index."""
 import importlib
 
+from . import inferencer_loading
 from .batch_inference import BatchInferencer, Prediction, write_predictions
+from .image_core import load_rgb
 from .image_inputs import collect_images
 from .inference import init_model, show_result_pyplot
 from .model_index import register_model_index
@@ -9,6 +11,7 @@ from .prediction_drawing import draw_prediction
 from .publish import publish_checkpoint
 
 register_model_index()
+inferencer_loading.apply()
 
 # Deployment helpers need onnx/onnxruntime: imported on first use only, so
 # training processes never load them.
@@ -29,6 +32,6 @@ def __getattr__(name: str):
 __all__ = [
     'init_model', 'show_result_pyplot', 'register_model_index',
     'BatchInferencer', 'Prediction', 'write_predictions', 'draw_prediction',
-    'collect_images', 'publish_checkpoint', 'Predictor',
+    'collect_images', 'load_rgb', 'publish_checkpoint', 'Predictor',
     'export_onnx', 'preprocess_spec', 'max_logit_difference'
 ]

@@ -2,7 +2,8 @@
 
 An input is an image file, a folder (searched recursively), a glob pattern or
 a text file listing one image path per line (relative paths are taken from
-the list's folder).
+the list's folder). Files a folder or pattern holds without an image
+extension are reported as skipped, with the reason, never dropped silently.
 """
 import glob
 import os
@@ -21,14 +22,34 @@ def _is_image_name(path: str) -> bool:
     return path.lower().endswith(IMG_EXTENSIONS)
 
 
-def _from_folder(folder: str) -> List[str]:
+def skip_reason(path: str) -> str:
+    """Why a folder or pattern scan leaves a file out.
+
+    Args:
+        path: A file whose name has no image extension.
+
+    Returns:
+        E.g. 'unsupported extension .gif (...)'.
+    """
+    ext = osp.splitext(path)[1].lower()
+    what = f'unsupported extension {ext}' if ext else 'no extension'
+    return (f'{what} (folders and patterns are scanned for '
+            f'{", ".join(IMG_EXTENSIONS)}; name the file itself to try it)')
+
+
+def _split_images(files: List[str]) -> Tuple[List[str], List[Problem]]:
+    images = [path for path in files if _is_image_name(path)]
+    others = [(path, skip_reason(path)) for path in files
+              if not _is_image_name(path)]
+    return images, others
+
+
+def _from_folder(folder: str) -> Tuple[List[str], List[Problem]]:
     found = []
     for root, dirs, files in os.walk(folder):
         dirs.sort()
-        found.extend(
-            osp.join(root, name) for name in sorted(files)
-            if _is_image_name(name))
-    return found
+        found.extend(osp.join(root, name) for name in sorted(files))
+    return _split_images(found)
 
 
 def _from_list(list_file: str) -> List[str]:
@@ -46,28 +67,35 @@ def collect_images(inputs: Sequence[str]) -> Tuple[List[str], List[Problem]]:
         inputs: Image files, folders, glob patterns or ``.txt`` path lists.
 
     Returns:
-        (image paths in input order, inputs that matched nothing). Files
-        named explicitly (directly or in a list) are kept whatever their
-        extension, so an unreadable one is reported when it is read.
+        (image paths in input order, problems): inputs that matched
+        nothing, and each file a folder or pattern held without an image
+        extension (``.gif``, no extension, ...), with the reason it was
+        skipped. Files named explicitly (directly or in a list) are kept
+        whatever their extension, so an unreadable one is reported when it
+        is read.
     """
     paths: List[str] = []
     problems: List[Problem] = []
     for item in inputs:
+        skipped: List[Problem] = []
         if osp.isdir(item):
-            found = _from_folder(item)
+            found, skipped = _from_folder(item)
             reason = 'folder holds no image files'
         elif osp.isfile(item):
             found = _from_list(item) if item.lower().endswith(
                 LIST_EXTENSIONS) else [item]
             reason = 'list names no files'
         elif glob.has_magic(item):
-            found = sorted(path for path in glob.glob(item, recursive=True)
-                           if osp.isfile(path) and _is_image_name(path))
+            found, skipped = _split_images(sorted(
+                path for path in glob.glob(item, recursive=True)
+                if osp.isfile(path)))
             reason = 'pattern matches no image files'
         else:
             found, reason = [], 'no such file or folder'
         if not found:
-            problems.append((item, reason))
+            problems.append((item, reason + (
+                f' ({len(skipped)} other file(s))' if skipped else '')))
+        problems.extend(skipped)
         paths.extend(found)
-    return list(dict.fromkeys(paths)), problems
+    return list(dict.fromkeys(paths)), list(dict.fromkeys(problems))
 

@@ -12,6 +12,7 @@ from modelindex.models.Model import Model
 
 from ..visualization import display_labels
 from .checked_loading import build_model
+from .image_core import load_rgb
 from .work_dir import resolve_model_files
 
 
@@ -70,7 +71,8 @@ def show_result_pyplot(model: BaseModel,
     Args:
         model: The model from :func:`init_model` (its dataset metadata gives
             class names and aliases).
-        img: Image path or RGB array.
+        img: Image path (decoded like ``RobustLoadImageFromFile``) or RGB
+            array.
         result: Output of :func:`mmpretrain.inference_model`.
         out_file: Where to write the picture (PNG/JPEG); not written if None.
         show: Open a window with the picture.
@@ -79,10 +81,13 @@ def show_result_pyplot(model: BaseModel,
 
     Returns:
         The drawn picture, RGB.
+
+    Raises:
+        BrokenImageError: ``img`` is a file that cannot be decoded.
     """
-    import mmcv
-    image = mmcv.imread(img, channel_order='rgb') if isinstance(img, str) \
-        else img
+    # the picture the model saw: same decoder as RobustLoadImageFromFile
+    # (upright, alpha on white, 16-bit scaled), at full size
+    image = load_rgb(img) if isinstance(img, (str, os.PathLike)) else img
     meta = getattr(model, '_dataset_meta', None) or getattr(
         model, 'dataset_meta', None) or {}
     classes = meta.get('classes') or [result.get('pred_class', '')]

@@ -1,8 +1,9 @@
 """Run an exported fruit_ext model with onnxruntime, Pillow and numpy only.
 
-This file imports nothing else (no torch, no OpenMMLab), so it can be copied
-next to ``model.onnx`` onto any machine with ``pip install onnxruntime pillow
-numpy`` and used as a library or a command::
+This file and ``image_core.py`` beside it (fruit_ext's image decoder, the one
+training uses) import nothing else (no torch, no OpenMMLab), so the two files
+can be copied next to ``model.onnx`` onto any machine with ``pip install
+onnxruntime pillow numpy`` and used as a library or a command::
 
     python predictor.py model.onnx photo.jpg [more.jpg ...] [--topk 3]
 
@@ -12,6 +13,7 @@ aliases) and the preprocessing (resize, crop, mean/std) of the config's test
 pipeline.
 """
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -19,7 +21,27 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import onnxruntime as ort
-from PIL import Image, ImageOps
+from PIL import Image
+
+
+def _image_core():
+    """fruit_ext's decoder: the package's module, else ``image_core.py``
+    beside this file (run as a script, or copied next to the model)."""
+    if __package__:
+        from . import image_core
+        return image_core
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        'image_core.py')
+    if not os.path.isfile(path):
+        raise ImportError(f'{path} is missing: copy image_core.py from '
+                          'fruit_ext/apis/ next to predictor.py.')
+    spec = importlib.util.spec_from_file_location('_fruit_image_core', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+image_core = _image_core()
 
 #: ONNX metadata keys written by the exporter and read here.
 META_CLASSES = 'fruit_ext.classes'
@@ -78,28 +100,6 @@ def center_crop(image: Image.Image, width: int, height: int) -> Image.Image:
     left = max(0, int(round((w - width) / 2.)))
     top = max(0, int(round((h - height) / 2.)))
     return image.crop((left, top, left + width, top + height))
-
-
-def to_rgb(image: Image.Image,
-           background: Optional[Sequence[int]] = None) -> Image.Image:
-    """RGB, with transparent pixels composited on ``background``.
-
-    Args:
-        image: Any Pillow image.
-        background: RGB colour behind transparent pixels (white if None).
-
-    Returns:
-        An RGB image.
-    """
-    if image.mode == 'RGB':
-        return image
-    if image.mode in ('RGBA', 'LA', 'PA', 'P') or \
-            'transparency' in image.info:
-        rgba = image.convert('RGBA')
-        canvas = Image.new('RGBA', rgba.size,
-                           tuple(background or (255, 255, 255)) + (255, ))
-        return Image.alpha_composite(canvas, rgba).convert('RGB')
-    return image.convert('RGB')
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -169,7 +169,9 @@ class Predictor:
             image = Image.fromarray(image)
         elif not isinstance(image, Image.Image):
             image = self.load(image)
-        image = to_rgb(image, self.preprocess_cfg.get('alpha_background'))
+        image = image_core.to_rgb(
+            image, tuple(self.preprocess_cfg.get('alpha_background')
+                         or image_core.WHITE))
         for step in self.preprocess_cfg['steps']:
             if step['type'] == 'resize_edge':
                 image = resize_edge(image, step['size'], step['edge'],
@@ -189,36 +191,33 @@ class Predictor:
         return ((pixels - mean) / std).transpose(2, 0, 1)
 
     def load(self, path: Union[str, os.PathLike]) -> Image.Image:
-        """Decode an image file upright, as the training pipeline does.
+        """Decode an image file exactly as the training pipeline does.
 
-        With ``min_size`` in the preprocessing, JPEGs are decoded at the
-        largest 1/2, 1/4 or 1/8 scale that keeps both sides at least that
-        long (what fruit_ext's ``RobustLoadImageFromFile(min_size=...)``
-        does).
+        :func:`image_core.load_rgb`, the decoder of fruit_ext's
+        ``RobustLoadImageFromFile``: EXIF orientation applied, alpha on
+        the exported ``alpha_background``, 16-bit and float greys scaled,
+        CMYK and palette converted, and with ``min_size`` JPEGs decoded at
+        the largest 1/2, 1/4 or 1/8 scale keeping both sides that long.
 
         Args:
             path: Image file.
 
         Returns:
-            The decoded image.
+            The decoded RGB image.
 
         Raises:
-            ValueError: The file cannot be decoded as an image.
+            ValueError: The file cannot be decoded as an image (the message
+                names the file and says why).
         """
-        min_size = self.preprocess_cfg.get('min_size')
         try:
-            with Image.open(path) as opened:
-                if min_size and opened.format == 'JPEG':
-                    w, h = opened.size
-                    factor = next((f for f in (8, 4, 2) if w // f >= min_size
-                                   and h // f >= min_size), 1)
-                    if factor > 1:
-                        opened.draft(None, (w // factor, h // factor))
-                image = ImageOps.exif_transpose(opened)
-                image.load()
-        except (OSError, SyntaxError, ValueError) as error:
-            raise ValueError(f'Cannot read image {path}: {error}') from None
-        return image
+            pixels = image_core.load_rgb(
+                path, self.preprocess_cfg.get('min_size'),
+                tuple(self.preprocess_cfg.get('alpha_background')
+                      or image_core.WHITE))
+        except image_core.BrokenImageError as error:
+            raise ValueError(
+                f'Cannot read image {path}: {error.reason}') from None
+        return Image.fromarray(pixels)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Raw class scores of a preprocessed batch.
@@ -240,13 +239,16 @@ class Predictor:
 
         Args:
             images: One image or a list (paths, PIL images, RGB arrays).
-            topk: How many best classes to list per image.
+            topk: How many best classes to list per image (at least 1;
+                more than there are classes lists them all).
 
         Returns:
             One dict per image, with mmpretrain's keys ``pred_label``,
             ``pred_score``, ``pred_class``, ``pred_scores`` and ``topk``: a
             list of ``(label, class name, score)``.
         """
+        if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
+            raise ValueError(f'topk must be a whole number >= 1, got {topk!r}')
         if isinstance(images, (str, os.PathLike, Image.Image, np.ndarray)):
             images = [images]
         inputs = [self.preprocess(image) for image in images]
@@ -271,6 +273,28 @@ class Predictor:
             topk=[(int(i), self.classes[i], float(prob[i])) for i in order])
 
 
+def positive_int(text: str) -> int:
+    """Parse a command-line count that must be at least 1.
+
+    Args:
+        text: The argument as typed.
+
+    Returns:
+        The number.
+
+    Raises:
+        argparse.ArgumentTypeError: Not a whole number >= 1.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f'must be a whole number >= 1, got {text!r}')
+    return value
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line: print the top-k classes of each image as JSON lines.
 
@@ -281,7 +305,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description='Classify images with a fruit_ext ONNX model.')
     parser.add_argument('onnx', help='model exported by export_onnx.py')
     parser.add_argument('images', nargs='+', help='image files')
-    parser.add_argument('--topk', type=int, default=3)
+    parser.add_argument('--topk', type=positive_int, default=3,
+                        help='classes listed per image (>= 1, default 3)')
     args = parser.parse_args(argv)
     predictor = Predictor(args.onnx)
     failed = 0

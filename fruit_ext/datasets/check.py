@@ -25,6 +25,7 @@ from rich.table import Table
 
 from .class_counts import Counts
 from .fruit30 import IMG_EXTENSIONS, SPLITS
+from .layout_check import layout_findings, skipped_files
 from .transforms.decode import ALPHA_MODES, HIGH_DEPTH_MODES, ORIENTATION_TAG
 
 ERROR, WARNING = 'error', 'warning'
@@ -48,7 +49,12 @@ KINDS: Dict[str, str] = {
     'class-mismatch': 'class folders differ between splits',
     'empty-class': 'class folder without loadable images',
     'imbalance': 'class imbalance',
+    'no-classes': 'root or split folder without class folders',
+    'loose-images': 'images in no class folder (ignored)',
+    'skipped': 'files the dataset does not load (extension)',
 }
+#: Warnings printed in full (not only counted) by :func:`print_summary`.
+SAID_WARNINGS = ('loose-images', 'skipped')
 #: File findings a quarantine moves out of the dataset.
 BROKEN_KINDS = ('zero-byte', 'unreadable', 'truncated', 'non-image', 'bomb')
 EXT_FORMATS = {
@@ -375,8 +381,9 @@ def check_dataset(root: str,
     Returns:
         The report.
     """
+    split_folders = find_splits(root)
     splits = {split: _class_files(folder)
-              for split, folder in find_splits(root).items()}
+              for split, folder in split_folders.items()}
     paths = [p for classes in splits.values() for files in classes.values()
              for p in files]
     work = partial(inspect_file, min_size=min_size, extensions=extensions)
@@ -388,6 +395,14 @@ def check_dataset(root: str,
                 for kind, severity, message in result['findings']]
     counts, dataset_findings = _dataset_findings(root, splits, results,
                                                  imbalance)
+    extensions = tuple(e.lower() for e in extensions)
+    dataset_findings += [Finding(*found) for found in layout_findings(
+        root, split_folders, splits, extensions + tuple(EXT_FORMATS))]
+    dataset_findings += [
+        Finding('skipped', WARNING, f'{len(names)} file(s) skipped: {reason}'
+                f' (the dataset loads {", ".join(extensions)})',
+                [osp.relpath(p, root) for p in names])
+        for reason, names in skipped_files(results, extensions).items()]
     return CheckReport(
         root=root, layout='folder' if '' in splits else 'split',
         counts=counts, files=len(paths),
@@ -425,6 +440,12 @@ def print_summary(report: CheckReport,
         console.print(f'[red]{finding.kind}[/red] '
                       f'{", ".join(finding.paths)}: {finding.message}',
                       soft_wrap=True)
+    for finding in report.findings:  # files training will never see
+        if finding.kind in SAID_WARNINGS and finding.severity == WARNING:
+            console.print(f'[yellow]{finding.kind}[/yellow] {finding.message}'
+                          f': {", ".join(finding.paths[:5])}'
+                          + (' ...' if len(finding.paths) > 5 else ''),
+                          soft_wrap=True, highlight=False)
     for path in report.quarantined:
         console.print(f'quarantined {path}', soft_wrap=True)
     if report.exit_code:

@@ -89,8 +89,16 @@ def shrink_dataset(src: str, out: str, max_side: int, quality: int = 90,
     Raises:
         FileNotFoundError: ``src`` is not a folder.
         FileExistsError: ``out`` is not empty and ``force`` is off.
-        ValueError: ``out`` is ``src`` or inside it.
+        ValueError: ``out`` is ``src`` or inside it, ``max_side`` is below 1
+            or ``quality`` outside 1-100.
     """
+    if max_side < 1:
+        raise ValueError(f'max_side must be at least 1 px, got {max_side}: '
+                         'it is the longest side of the shrunk images, e.g. '
+                         '640')
+    if not 1 <= quality <= 100:
+        raise ValueError(f'quality must be 1-100, got {quality} (90 keeps '
+                         'photos sharp)')
     if not osp.isdir(src):
         raise FileNotFoundError(f'{src} is not a folder')
     real_src, real_out = osp.realpath(src), osp.realpath(out)

@@ -14,8 +14,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from ..apis.image_core import BrokenImageError, load_rgb
 from ..datasets.categories import alias_for
 from ..visualization import display_labels
 
@@ -153,14 +154,14 @@ def _draw_confusion(path: str, matrix: np.ndarray, labels: List[str],
 
 
 def _load_thumbnail(path: str, size: int = 160) -> np.ndarray:
+    # decoded as the model saw it (upright, alpha on white, 16-bit scaled)
     try:
-        with Image.open(path) as image:
-            image = image.convert('RGB')
-            image.thumbnail((size, size))
-            return np.asarray(image)
-    except (OSError, UnidentifiedImageError) as error:
+        image = Image.fromarray(load_rgb(path, min_size=size))
+    except BrokenImageError as error:
         raise ValueError(f'write_eval_report: cannot read image {path}: '
-                         f'{error}') from error
+                         f'{error.reason}') from error
+    image.thumbnail((size, size))
+    return np.asarray(image)
 
 
 def _draw_mistakes(path: str, pred_scores: np.ndarray, gt_labels: np.ndarray,

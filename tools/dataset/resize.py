@@ -14,15 +14,59 @@ from rich.console import Console
 from fruit_ext.datasets.shrink import shrink_dataset
 
 
+def positive_int(text: str) -> int:
+    """Parse a pixel count that must be at least 1.
+
+    Args:
+        text: The argument as typed.
+
+    Returns:
+        The number.
+
+    Raises:
+        argparse.ArgumentTypeError: Not a whole number >= 1.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f'must be a whole number of pixels >= 1 (e.g. 640), got {text!r}')
+    return value
+
+
+def quality_int(text: str) -> int:
+    """Parse a JPEG/WebP quality, 1 to 100.
+
+    Args:
+        text: The argument as typed.
+
+    Returns:
+        The quality.
+
+    Raises:
+        argparse.ArgumentTypeError: Not a whole number in 1-100.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(
+            f'must be a whole number from 1 to 100, got {text!r}')
+    return value
+
+
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='dataset root (any layout)')
     parser.add_argument('out', help='output root (same layout)')
-    parser.add_argument('--max-side', type=int, default=640,
-                        help='longest side of the results (default 640)')
-    parser.add_argument('--quality', type=int, default=90,
-                        help='JPEG/WebP quality (default 90)')
+    parser.add_argument('--max-side', type=positive_int, default=640,
+                        help='longest side of the results, >= 1 (default 640)')
+    parser.add_argument('--quality', type=quality_int, default=90,
+                        help='JPEG/WebP quality, 1-100 (default 90)')
     parser.add_argument('--workers', type=int, default=None,
                         help='processes (default: all CPUs)')
     parser.add_argument('--force', action='store_true',

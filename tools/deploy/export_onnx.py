@@ -10,9 +10,11 @@ written (exit code 1).
 The graph has dynamic batch, height and width; class names and the
 preprocessing are stored as metadata, so ``fruit_ext/apis/predictor.py``
 (onnxruntime + Pillow + numpy) can run it anywhere. With ``--verify`` the
-images go through the config's test pipeline once, and PyTorch and
-onnxruntime logits on that batch (and on each image alone) are compared: the
-exit code is 1 when they differ by more than ``--tolerance``.
+images go through the config's test pipeline, and PyTorch and onnxruntime
+logits on them (batched and one by one) are compared; the standalone
+Predictor then decodes and classifies the same files itself. The exit code
+is 1 on any disagreement: logits or scores differing by more than
+``--tolerance``, a different top-1 class, or an image that cannot be read.
 """
 import argparse
 import os
@@ -30,9 +32,11 @@ from mmpretrain.registry import TRANSFORMS
 
 from fruit_ext.apis import (Predictor, export_onnx, init_model,
                             max_logit_difference, preprocess_spec)
+from fruit_ext.apis.predictor import softmax
 from fruit_ext.apis.work_dir import WorkDirError, resolve_model_files
 from fruit_ext.compat.checkpoint import (CorruptCheckpointError,
                                          UntrustedCheckpointError)
+from fruit_ext.datasets import BrokenImageError
 
 #: Model files that cannot be used: one line on stderr, exit code 1.
 MODEL_FILE_ERRORS = (ValueError, FileNotFoundError, CorruptCheckpointError,
@@ -82,6 +86,91 @@ def pipeline_batch(config: Config, model: torch.nn.Module,
         return model.data_preprocessor(default_collate(samples))['inputs']
 
 
+def pipeline_inputs(config: Config, model: torch.nn.Module,
+                    images: List[str]) -> List[torch.Tensor]:
+    """Each image alone through the test pipeline and data preprocessor.
+
+    Args:
+        config: Model config.
+        model: The classifier (its data preprocessor normalises).
+        images: Image files.
+
+    Returns:
+        One (3, H, W) normalised tensor per image, unpadded.
+
+    Raises:
+        BrokenImageError: An image cannot be decoded.
+    """
+    return [pipeline_batch(config, model, [image])[0] for image in images]
+
+
+def verify(model: torch.nn.Module, config: Config, onnx_file: str,
+           images: List[str], tolerance: float) -> int:
+    """Compare PyTorch, onnxruntime and the standalone Predictor.
+
+    PyTorch and onnxruntime get the test pipeline's tensors (batched and
+    one by one); the Predictor decodes and preprocesses the files itself.
+    Any top-1 difference, or a logit or score difference over
+    ``tolerance``, is a disagreement.
+
+    Args:
+        model: The exported classifier.
+        config: Its config.
+        onnx_file: The exported file.
+        images: Image files.
+        tolerance: Largest allowed absolute logit and score difference.
+
+    Returns:
+        0 when everything agrees, else 1 (what differs is on stderr).
+    """
+    predictor = Predictor(onnx_file)
+    try:
+        inputs = pipeline_inputs(config, model, images)
+        ours = [predictor.preprocess(image) for image in images]
+    except (BrokenImageError, ValueError) as error:
+        print(f'error: cannot verify on {error}', file=sys.stderr)
+        return 1
+    worst = max(max_logit_difference(model, onnx_file, x[None])
+                for x in inputs)
+    if len({tuple(x.shape) for x in inputs}) == 1:
+        worst = max(worst, max_logit_difference(model, onnx_file,
+                                                torch.stack(inputs)))
+    problems, agree, pixels = [], 0, []
+    for image, x, y in zip(images, inputs, ours):
+        with torch.no_grad():
+            want = model(x[None], mode='tensor').softmax(dim=1)[0].numpy()
+        got = softmax(predictor.logits(y[None]))[0]
+        pixels.append(float(np.abs(x.numpy() - y).max())
+                      if x.shape == y.shape else float('inf'))
+        score = float(np.abs(want - got).max())
+        agree += int(want.argmax() == got.argmax())
+        if want.argmax() != got.argmax() or score > tolerance:
+            names = [predictor.classes[p.argmax()] for p in (got, want)]
+            problems.append(
+                f'{image}: Predictor says {names[0]} ({got.max():.3f}), '
+                f'PyTorch {names[1]} ({want.max():.3f}); |score difference| '
+                f'{score:.3g}, |input difference| {pixels[-1]:.3g}')
+    print(f'verify on {len(images)} images of '
+          f'{sorted({tuple(x.shape[1:]) for x in inputs})} px: max |logit '
+          f'difference| PyTorch vs onnxruntime = {worst:.3g} (tolerance '
+          f'{tolerance:g}); Predictor top-1 agrees on {agree}/{len(images)}, '
+          f'scores within tolerance on {len(images) - len(problems)}/'
+          f'{len(images)}')
+    if worst > tolerance:
+        problems.insert(0, f'ONNX logits differ from PyTorch by {worst:.3g},'
+                        f' beyond the tolerance {tolerance:g}')
+    for problem in problems:
+        print(f'error: {problem}', file=sys.stderr)
+    if problems:
+        print(f'error: {onnx_file} does not predict what the config\'s test '
+              'pipeline predicts' + (
+                  f'. The Predictor\'s inputs differ from the pipeline\'s by '
+                  f'up to {max(pixels):.3g}: it reproduces Pillow resizing '
+                  "only, so use backend='pillow' in the test pipeline."
+                  if max(pixels) > 0 else '.'), file=sys.stderr)
+    return 1 if problems else 0
+
+
 def main() -> int:
     """Export, then verify; returns the exit code."""
     args = parse_args()
@@ -110,25 +199,7 @@ def main() -> int:
           f'{len(meta["classes"])} classes, dynamic batch/height/width)')
     if not args.verify:
         return 0
-    batch = pipeline_batch(config, model, args.verify)
-    worst = max(max_logit_difference(model, args.out, batch),
-                *(max_logit_difference(model, args.out, batch[i:i + 1])
-                  for i in range(len(batch))))
-    with torch.no_grad():
-        torch_labels = model(batch, mode='tensor').argmax(dim=1).numpy()
-    predictor_labels = np.array(
-        [r['pred_label'] for r in Predictor(args.out)(args.verify)])
-    agree = int((torch_labels == predictor_labels).sum())
-    print(f'verify on {len(batch)} images of {tuple(batch.shape[2:])} px: '
-          f'max |logit difference| PyTorch vs onnxruntime = {worst:.3g} '
-          f'(tolerance {args.tolerance:g}); Predictor top-1 agrees on '
-          f'{agree}/{len(batch)}')
-    if worst > args.tolerance:
-        print('error: ONNX logits differ from PyTorch beyond the tolerance',
-              file=sys.stderr)
-        return 1
-    return 0
-
+    return verify(model, config, args.out, args.verify, args.tolerance)
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -1,51 +1,41 @@
 """Decode image bytes into the picture a person sees, at reduced scale when
 that is enough.
 
-Pillow reads every header (keeping its decompression-bomb guard on) and
-decodes what needs care: it composites alpha and converts palette, CMYK and
-16-bit images. Plain JPEGs go to OpenCV. Both decode JPEGs at 1/2, 1/4 or
-1/8 scale through libjpeg's DCT scaling; the EXIF orientation is applied
-afterwards.
+The decoding itself is :mod:`fruit_ext.apis.image_core` (Pillow and numpy
+only), shared with ``inference_model``, the tools and the standalone ONNX
+predictor. This module adds what training needs on top: mmengine file
+backends, deferred (lazy) decoding, BGR output, and a faster path for plain
+JPEGs: complete 8-bit colour or grey JPEGs are decoded by OpenCV straight to
+BGR, which gives the same pixels as Pillow (both use libjpeg-turbo's
+default IDCT and upsampling, at 1/1, 1/2, 1/4 and 1/8 scale;
+``tests/test_loader_parity.py`` checks it) in about a third of the time at
+full size.
 """
-import io
 from typing import Optional, Tuple
 
 import cv2
-import mmcv
 import numpy as np
 from mmengine import fileio
-from PIL import Image, UnidentifiedImageError
 
-#: EXIF orientation tag (1: upright, 2-8: mirrored and/or turned).
-ORIENTATION_TAG = 0x0112
-#: JPEG DCT scaling factors libjpeg offers, largest first.
-JPEG_REDUCTIONS = (8, 4, 2)
+from ...apis.image_core import (ALPHA_MODES, HIGH_DEPTH_MODES,  # noqa: F401
+                                JPEG_REDUCTIONS, ORIENTATION_TAG, WHITE,
+                                BrokenImageError, decode_stored_rgb,
+                                displayed_size, is_jpeg, jpeg_reduction,
+                                open_image, to_rgb, upright_array)
+
 CV2_REDUCED = {
     1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
     4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8
 }
-HIGH_DEPTH_MODES = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F')
-ALPHA_MODES = ('RGBA', 'RGBa', 'LA', 'La', 'PA')
 
 Size = Tuple[int, int]
 Box = Tuple[float, float, float, float]
 
-
-class BrokenImageError(Exception):
-    """An image file that cannot be read or decoded.
-
-    Args:
-        path: The file.
-        reason: What is wrong with it.
-    """
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f'{path}: {reason}')
-        self.path = path
-        self.reason = reason
-
-    def __reduce__(self):
-        return type(self), (self.path, self.reason)
+__all__ = [
+    'ALPHA_MODES', 'HIGH_DEPTH_MODES', 'JPEG_REDUCTIONS', 'ORIENTATION_TAG',
+    'BrokenImageError', 'EncodedImage', 'jpeg_reduction', 'min_side_reduction',
+    'read_bytes', 'to_color_type', 'to_rgb', 'upright_array'
+]
 
 
 def read_bytes(path: str, backend_args: Optional[dict] = None) -> bytes:
@@ -69,88 +59,15 @@ def read_bytes(path: str, backend_args: Optional[dict] = None) -> bytes:
         ) from error
 
 
-def jpeg_reduction(region: Size, needed: Size) -> int:
-    """The largest DCT reduction keeping a region at least a given size.
-
-    Args:
-        region: (width, height) of the region to keep, in full-size pixels.
-        needed: (width, height) it must still have once decoded.
-
-    Returns:
-        8, 4, 2 or 1.
-    """
-    for factor in JPEG_REDUCTIONS:
-        if (region[0] // factor >= needed[0]
-                and region[1] // factor >= needed[1]):
-            return factor
-    return 1
-
-
-def to_rgb(image: Image.Image,
-           background: Tuple[int, int, int] = (255, 255, 255)
-           ) -> Image.Image:
-    """Convert any Pillow image to 8-bit RGB without losing what it shows.
-
-    Alpha (also a palette or grey image's transparent colour) is composited
-    on ``background``; 16-bit and 32-bit greys are scaled, not clipped, to
-    8 bits; CMYK, palette, grey and other modes go through Pillow.
-
-    Args:
-        image: A loaded Pillow image.
-        background: RGB colour behind transparent pixels.
-
-    Returns:
-        An ``RGB`` image.
-    """
-    mode = image.mode
-    if mode == 'RGB' and 'transparency' not in image.info:
-        return image
-    if mode in HIGH_DEPTH_MODES:
-        values = np.asarray(image)
-        if mode == 'F':
-            scale = 255.0 if values.max(initial=0) <= 1.0 else 1.0
-            grey = (values * scale).clip(0, 255)
-        else:  # 16-bit range, also for 32-bit 'I' which Pillow uses for it
-            grey = values.astype(np.int64).clip(0, 65535) / 257.0
-        return Image.fromarray(grey.round().astype(np.uint8)).convert('RGB')
-    if mode in ALPHA_MODES or 'transparency' in image.info:
-        rgba = image.convert('RGBA')
-        canvas = Image.new('RGB', rgba.size, tuple(background))
-        canvas.paste(rgba, mask=rgba.getchannel('A'))
-        return canvas
-    return image.convert('RGB')
-
-
-def upright_array(img: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation to an HxW(xC) array.
-
-    Args:
-        img: Pixels in stored orientation.
-        orientation: EXIF orientation, 1 to 8 (others leave ``img`` as is).
-
-    Returns:
-        The pixels as displayed (a view when nothing needs copying).
-    """
-    turned = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.swapaxes(0, 1),
-        6: lambda a: a.swapaxes(0, 1)[:, ::-1],
-        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
-        8: lambda a: a.swapaxes(0, 1)[::-1],
-    }.get(orientation)
-    return np.ascontiguousarray(turned(img)) if turned else img
-
-
 class EncodedImage:
     """Image bytes whose header is read but whose pixels are not decoded.
 
     Pillow reads the header (format, mode, size, EXIF orientation) and keeps
-    its decompression-bomb guard. Complete 8-bit colour or grey JPEGs are
-    decoded by OpenCV straight to BGR (faster than Pillow plus a
-    conversion); everything else by Pillow. ``size`` is the size as
-    displayed, i.e. after the EXIF orientation.
+    its decompression-bomb guard (:func:`~fruit_ext.apis.image_core.
+    open_image`). Complete 8-bit colour or grey JPEGs are decoded by OpenCV
+    straight to BGR (same pixels as Pillow, faster); everything else by
+    :func:`~fruit_ext.apis.image_core.decode_stored_rgb`. ``size`` is the
+    size as displayed, i.e. after the EXIF orientation.
 
     Args:
         data: The file content.
@@ -163,39 +80,20 @@ class EncodedImage:
     """
 
     def __init__(self, data: bytes, path: str,
-                 background: Tuple[int, int, int] = (255, 255, 255)) -> None:
+                 background: Tuple[int, int, int] = WHITE) -> None:
         self.path = path
-        self.background = background
-        if not data:
-            raise BrokenImageError(path, 'empty file (0 bytes)')
+        self.background = tuple(background)
         self._data = data
-        try:
-            self._image = Image.open(io.BytesIO(data))
-            self.orientation = self._image.getexif().get(ORIENTATION_TAG, 1)
-        except Image.DecompressionBombError as error:
-            raise BrokenImageError(
-                path, f"refused by Pillow's decompression-bomb guard: {error}"
-            ) from error
-        except UnidentifiedImageError as error:
-            raise BrokenImageError(
-                path, 'not an image file Pillow can identify (wrong content '
-                'or corrupt header)') from error
-        except Exception as error:  # corrupt headers raise many kinds
-            what = ('truncated' if 'truncated' in str(error).lower() else
-                    'corrupt image header')
-            raise BrokenImageError(
-                path, f'{what} ({type(error).__name__}: {error})') from error
+        self._image, self.orientation = open_image(data, path)
         #: (width, height) as stored, before the EXIF orientation
         self.stored_size: Size = self._image.size
-        width, height = self.stored_size
         #: (width, height) as displayed
-        self.size: Size = ((height, width) if self.swaps_axes else
-                           (width, height))
+        self.size: Size = displayed_size(self._image, self.orientation)
 
     @property
     def is_jpeg(self) -> bool:
         """Whether libjpeg can decode it at reduced scale."""
-        return self._image.format in ('JPEG', 'MPO')
+        return is_jpeg(self._image)
 
     @property
     def is_upright(self) -> bool:
@@ -230,19 +128,9 @@ class EncodedImage:
                 CV2_REDUCED[reduction] | cv2.IMREAD_IGNORE_ORIENTATION)
             if img is not None:
                 return img
-        image = self._image
-        if reduction > 1 and self.is_jpeg:
-            width, height = self.stored_size
-            image.draft(None, (width // reduction, height // reduction))
-        try:
-            image.load()
-        except Exception as error:  # truncated or corrupt data
-            reason = str(error)
-            if 'truncated' not in reason:
-                reason = f'corrupt image data ({type(error).__name__}: ' \
-                         f'{reason})'
-            raise BrokenImageError(self.path, reason) from error
-        return mmcv.rgb2bgr(np.asarray(to_rgb(image, self.background)))
+        rgb = decode_stored_rgb(self._image, self.path, reduction,
+                                self.background)
+        return np.ascontiguousarray(rgb[..., ::-1])
 
     def upright(self, img: np.ndarray) -> np.ndarray:
         """Apply the EXIF orientation to pixels in stored orientation.
