@@ -142,3 +142,14 @@ def test_mim_test_takes_a_safetensors_checkpoint(fruit_tree, tmp_path):
                   written['safetensors'], '--work-dir', str(tmp_path / 'w')],
                  cwd=tmp_path)
     assert 'accuracy/top1' in result.stdout
+
+
+def test_truncated_safetensors_is_named(trained, tmp_path):
+    written = publish_files(str(trained['checkpoint']), str(tmp_path))
+    cut = tmp_path / 'cut.safetensors'
+    cut.write_bytes(Path(written['safetensors']).read_bytes()[:5000])
+    result = run([sys.executable, 'tools/infer.py', str(trained['config']),
+                  str(cut), str(trained['image'])], check=False)
+    assert result.returncode == 1
+    assert f'error: Checkpoint {cut} is not a readable safetensors file' \
+        in result.stdout

@@ -127,7 +127,10 @@ def _meta_config(meta: dict) -> Optional[Config]:
 
 def _backbone_of(cfg: Optional[Config]) -> Dict[str, Any]:
     backbone = (cfg or {}).get('model', {}).get('backbone') or {}
-    return {key: backbone[key] for key in ARCH_FIELDS if key in backbone}
+    fields = {key: backbone[key] for key in ARCH_FIELDS if key in backbone}
+    if isinstance(fields.get('type'), str):  # 'mmpretrain.X' is X
+        fields['type'] = fields['type'].split('.')[-1]
+    return fields
 
 
 def _describe_backbone(fields: Dict[str, Any]) -> str:
