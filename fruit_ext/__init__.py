@@ -5,6 +5,10 @@ Importing the package applies the compatibility fixes in
 :mod:`fruit_ext.compat` and registers datasets, hooks and helpers in
 mmpretrain's and mmengine's registries (``custom_imports`` does this).
 """
+from ._upstream_warnings import quiet_upstream_warnings
+
+quiet_upstream_warnings()  # before mmcv / mmengine are imported
+
 try:
     import mmcv  # noqa: F401
 except ImportError as error:  # pragma: no cover - install problem

@@ -20,7 +20,9 @@ from fruit_ext.datasets import BrokenImageError
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('img', help='image file')
     parser.add_argument('config', metavar='CONFIG|WORK_DIR',
                         help='model config file, model-index name, or '

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Create ./.venv and install fruit_ext with a working OpenMMLab stack.
 # Idempotent: a second run with unchanged requirements only checks imports.
-#   bash tools/setup_env.sh            (PYTHON=python3.11 to pick the interpreter)
+# Usage: bash tools/setup_env.sh     (PYTHON=python3.11 picks the interpreter)
 set -euo pipefail
+
+case "${1:-}" in -h|--help)  # print the comment block above
+  sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 VENV="${VENV:-.venv}"
@@ -10,6 +14,13 @@ STAMP="$VENV/.fruit_ext_stamp"
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PY="$VENV/bin/python"
+
+# Filter the two harmless upstream warnings (pkg_resources, mmcv-lite ops)
+# from interpreter start, so `mim` and the processes it starts are quiet too;
+# the filters are defined once in fruit_ext/_upstream_warnings.py.
+SITE="$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")"
+"$PY" -c "import runpy; print(runpy.run_path('fruit_ext/_upstream_warnings.py')['pth_line'](), end='')" \
+  > "$SITE/fruit_ext_upstream_warnings.pth"
 PIP=("$PY" -m pip install --disable-pip-version-check -q)
 
 want="$(cat requirements/*.txt setup.py | sha256sum | cut -c1-16)"

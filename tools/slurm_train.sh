@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Training on a slurm cluster, one task per GPU (or per CPU process).
-#   bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
+# Usage: bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
 # Environment: GPUS (8 tasks in all), GPUS_PER_NODE (8; 0 for CPU-only nodes,
 # which then train with gloo), TASKS_PER_NODE (GPUS_PER_NODE, or GPUS when 0),
 # CPUS_PER_TASK (5), SRUN_ARGS (extra srun options).
 set -euo pipefail
+
+usage() {  # the comment block above, without the leading '# '
+  sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+}
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
+if [ $# -lt 4 ]; then usage >&2; exit 2; fi
 
 PARTITION=$1
 JOB_NAME=$2

@@ -15,7 +15,7 @@ import mmcv.image.photometric as photometric
 import numpy as np
 from PIL import Image
 
-from ._log import log_once
+from ._log import log_once, share_across_processes
 
 _original_adjust_hue = photometric.adjust_hue
 
@@ -75,6 +75,8 @@ def _rebind(function) -> None:
 
 def apply() -> None:
     """Install the fixed ``adjust_hue`` (idempotent)."""
+    # It runs in data loader workers: one note per run, not one per worker.
+    share_across_processes('adjust-hue')
     _rebind(adjust_hue)
 
 

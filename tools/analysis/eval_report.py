@@ -33,7 +33,9 @@ from fruit_ext.evaluation import write_eval_report
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', metavar='CONFIG|WORK_DIR',
                         help='config file, or training work dir (its dumped '
                         'config and best.pth)')
@@ -45,7 +47,8 @@ def parse_args() -> argparse.Namespace:
         "config's test_dataloader as it is)")
     parser.add_argument('--out-dir', help='default: <checkpoint dir>/'
                         'eval_report_<split>')
-    parser.add_argument('--num-mistakes', type=int, default=16)
+    parser.add_argument('--num-mistakes', type=int, default=16,
+                        help='worst mistakes to show in the report')
     parser.add_argument('--batch-size', type=int, help='override the config')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,

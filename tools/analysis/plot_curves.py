@@ -121,11 +121,13 @@ def plot(metric: str, runs: Dict[str, Curves], out_file: str) -> None:
 
 def main() -> int:
     """Read every run and write one PNG per metric."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('runs', nargs='+', metavar='WORK_DIR',
                         help='work dir or scalars.json')
     parser.add_argument('--labels', nargs='+',
-                        help='legend names, one per run (default: dir names)')
+                        help='legend names, one per run (none: the dir names)')
     parser.add_argument('--out-dir', default='curves',
                         help='folder for the PNGs')
     args = parser.parse_args()

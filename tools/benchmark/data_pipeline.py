@@ -51,7 +51,9 @@ FRUIT30 = osp.join(REPO, 'configs', 'mobilenet-v2_fruit.py')
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--photos-dir', default=PHOTOS_DIR,
                         help='folder holding the source photos '
                         '(Debian/Ubuntu package opencv-doc)')

@@ -7,13 +7,17 @@
 #   3. the data pipeline alone (the config's mmpretrain pipeline vs the
 #      course's torchvision one) with 16 loader workers on real JPEG files.
 #
-#   bash tools/benchmark/gpu_suite.sh [OUT_DIR]        # default work_dirs/gpu_suite
+# Usage: bash tools/benchmark/gpu_suite.sh [OUT_DIR]   # default work_dirs/gpu_suite
 #
 # Environment (defaults): BATCH (128), IMG (224), ITERS (20), WARMUP (5),
 # REPEATS (3), WORKERS (16), COMPILE (1), DOCS (1: write the tables into
 # docs/benchmarks.md), THREADS (torch's default).
 # Without a GPU the same script runs on CPU (use small BATCH, IMG, ITERS).
 set -euo pipefail
+
+case "${1:-}" in -h|--help)  # print the comment block above
+  sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+esac
 
 OUT=${1:-work_dirs/gpu_suite}
 BATCH=${BATCH:-128}

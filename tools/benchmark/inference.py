@@ -34,21 +34,27 @@ PHOTOS = ('orange.jpg', 'apple.jpg', 'fruits.jpg', 'baboon.jpg',
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--config', default='configs/mobilenet-v2_fruit.py')
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--config', default='configs/mobilenet-v2_fruit.py',
+                        help='config of the model to time')
     parser.add_argument('--checkpoint',
                         help='weights to load (speed does not depend on it)')
     parser.add_argument(
         '--images', nargs='+',
-        help=f'real photos (default: {PHOTO_DIR}/{{{",".join(PHOTOS)}}}, '
+        help=f'real photos (none: {PHOTO_DIR}/{{{",".join(PHOTOS)}}}, '
         'from the Debian package opencv-doc)')
-    parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 32])
+    parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 32],
+                        help='batch sizes to time')
     parser.add_argument('--threads', nargs='+', type=int,
                         default=sorted({1, os.cpu_count()}),
                         help='intra-op thread counts to compare, applied to '
                         'both runtimes')
-    parser.add_argument('--repeats', type=int, default=15)
-    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=15,
+                        help='timed rounds per case; the median is reported')
+    parser.add_argument('--warmup', type=int, default=2,
+                        help='untimed rounds first')
     return parser.parse_args()
 
 

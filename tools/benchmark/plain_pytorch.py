@@ -210,15 +210,24 @@ def load_weights(model: nn.Module, path: str) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('data_root', help='folder with train/ and val/')
-    parser.add_argument('--config', default=str(DEFAULT_CONFIG))
-    parser.add_argument('--epochs', type=int)
-    parser.add_argument('--batch-size', type=int)
-    parser.add_argument('--img-size', type=int)
-    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--config', default=str(DEFAULT_CONFIG),
+                        help='config whose model, schedule and pipeline '
+                        'settings the plain loop copies')
+    parser.add_argument('--epochs', type=int,
+                        help="epochs (none: the config's max_epochs)")
+    parser.add_argument('--batch-size', type=int,
+                        help="images per batch (none: the config's)")
+    parser.add_argument('--img-size', type=int,
+                        help="input side in pixels (none: the config's)")
+    parser.add_argument('--workers', type=int, default=2,
+                        help='DataLoader workers')
     parser.add_argument('--load-from', help='initial weights (state_dict)')
-    parser.add_argument('--out-dir', default='work_dirs/plain_pytorch')
+    parser.add_argument('--out-dir', default='work_dirs/plain_pytorch',
+                        help='folder for the log and the weights')
     parser.add_argument('--predict', help='image to classify at the end')
     return parser.parse_args()
 

@@ -742,27 +742,36 @@ def table(summary: Dict[str, dict], args: argparse.Namespace,
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--config',
                         default=str(REPO / 'configs' /
-                                    'mobilenet-v2_fruit.py'))
-    parser.add_argument('--img-size', type=int, default=224)
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--iters', type=int, default=5)
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=5)
+                                    'mobilenet-v2_fruit.py'),
+                        help='config whose model and optimizer are timed')
+    parser.add_argument('--img-size', type=int, default=224,
+                        help='input side in pixels')
+    parser.add_argument('--batch-size', type=int, default=32,
+                        help='images per batch')
+    parser.add_argument('--iters', type=int, default=5,
+                        help='timed iterations per measurement')
+    parser.add_argument('--warmup', type=int, default=2,
+                        help='untimed iterations before each measurement')
+    parser.add_argument('--repeats', type=int, default=5,
+                        help='measurements per case; medians are reported')
     parser.add_argument('--workers', type=int, default=2,
                         help='loader workers for the files case, both loops')
     parser.add_argument('--threads', type=int,
-                        help='torch threads per measurement (default: '
-                        "torch's); 1 avoids OpenMP stalls on a busy host")
+                        help="torch threads per measurement (none: torch's); "
+                        '1 avoids OpenMP stalls on a busy host')
     parser.add_argument('--cases', nargs='+', default=[
         'alternating/memory', 'alternating/files', 'runner/memory',
         'runner/memory+amp', 'runner/memory+channels_last',
-        'runner/memory+amp+channels_last'], choices=list(CASES))
+        'runner/memory+amp+channels_last'], choices=list(CASES),
+        help='cases to run, in this order')
     parser.add_argument('--data-root',
-                        help='folder with train/<class>/*.jpg (default: '
-                        'cut from the opencv-doc photos)')
+                        help='folder with train/<class>/*.jpg (none: cut '
+                        'from the opencv-doc photos)')
     parser.add_argument('--profile', action='store_true',
                         help='instead of timing, break one run of each loop '
                         'down by component with cProfile')

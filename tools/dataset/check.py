@@ -21,19 +21,21 @@ from fruit_ext.datasets.class_counts import plot_counts
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument(
         'root', nargs='?',
         help='dataset root: ROOT/{train,val[,test]}/<class>/ or ROOT/<class>/')
     parser.add_argument('--min-size', type=int, default=224,
-                        help='report images with a smaller side (default 224)')
+                        help='report images with a smaller side')
     parser.add_argument('--imbalance', type=float, default=10.0,
                         help='warn when the largest class has more than this '
-                        'many times the images of the smallest (default 10)')
+                        'many times the images of the smallest')
     parser.add_argument('--workers', type=int, default=None,
-                        help='decoding processes (default: all CPUs)')
+                        help='decoding processes (none: all CPUs)')
     parser.add_argument('--report', default=None,
-                        help='JSON report (default ROOT/check_report.json; '
+                        help='JSON report (none: ROOT/check_report.json; '
                         'the chart goes next to it as .png)')
     parser.add_argument('--quarantine', metavar='DIR', default=None,
                         help='move broken files to DIR (outside the dataset), '

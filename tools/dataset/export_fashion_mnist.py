@@ -160,17 +160,22 @@ def write_split(out: str, split: str, images: np.ndarray,
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('out', help='dataset root to write')
     parser.add_argument('--source', default=DEFAULT_SOURCE,
                         help='folder with the *-idx*-ubyte.gz files')
-    parser.add_argument('--train-per-class', type=int, default=100)
-    parser.add_argument('--val-per-class', type=int, default=50)
+    parser.add_argument('--train-per-class', type=int, default=100,
+                        help='training images per class')
+    parser.add_argument('--val-per-class', type=int, default=50,
+                        help='validation images per class')
     parser.add_argument('--test-per-class', type=int, default=0,
                         help='images per class from the test file (0: none)')
     parser.add_argument('--imbalance', type=float, default=1.0,
                         help='largest / smallest training class (e.g. 10)')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the image draw')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing export in OUT')
     return parser.parse_args()

@@ -1727,7 +1727,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse command-line arguments."""
     parser = argparse.ArgumentParser(
         description='Generate a procedural stand-in for the fruit30 dataset '
-        '(OUT/train/<class>/*.jpg, OUT/val/<class>/*.jpg).')
+        '(OUT/train/<class>/*.jpg, OUT/val/<class>/*.jpg).',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--out', default='data/fruit30_demo',
                         help='output folder (default: %(default)s)')
     parser.add_argument('--train-per-class', type=int, default=24,
@@ -1746,7 +1747,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='fraction of images saved as PNG (default: '
                         '%(default)s)')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
-                        help='worker processes (default: CPU count)')
+                        help='worker processes (the CPU count here)')
     parser.add_argument('--force', action='store_true',
                         help='regenerate even if OUT is up to date or holds '
                         'other content (removes OUT/train, OUT/val and the '

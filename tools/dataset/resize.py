@@ -60,15 +60,17 @@ def quality_int(text: str) -> int:
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('src', help='dataset root (any layout)')
     parser.add_argument('out', help='output root (same layout)')
     parser.add_argument('--max-side', type=positive_int, default=640,
-                        help='longest side of the results, >= 1 (default 640)')
+                        help='longest side of the results, >= 1')
     parser.add_argument('--quality', type=quality_int, default=90,
-                        help='JPEG/WebP quality, 1-100 (default 90)')
+                        help='JPEG/WebP quality, 1-100')
     parser.add_argument('--workers', type=int, default=None,
-                        help='processes (default: all CPUs)')
+                        help='processes (none: all CPUs)')
     parser.add_argument('--force', action='store_true',
                         help='write into a non-empty output folder')
     return parser.parse_args()

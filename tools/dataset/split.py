@@ -20,14 +20,16 @@ from fruit_ext.datasets.split import apply_split, plan_split
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('src', help='root holding one folder per class')
     parser.add_argument('out', help='output root (train/, val/[, test/])')
     parser.add_argument(
         '--ratio', type=float, nargs='+', default=[0.8, 0.2],
-        metavar='R', help='train val [test] fractions (default 0.8 0.2)')
+        metavar='R', help='train val [test] fractions')
     parser.add_argument('--seed', type=int, default=0,
-                        help='same seed, same split (default 0)')
+                        help='same seed, same split')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--symlink', action='store_true',
                       help='link to the source files instead of copying')

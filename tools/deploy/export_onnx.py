@@ -45,7 +45,9 @@ MODEL_FILE_ERRORS = (ValueError, FileNotFoundError, CorruptCheckpointError,
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', metavar='CONFIG|WORK_DIR',
                         help='config file, model-index name, or training '
                         'work dir (its dumped config and best.pth)')
@@ -57,7 +59,8 @@ def parse_args() -> argparse.Namespace:
                         help='real images to compare PyTorch and ONNX on')
     parser.add_argument('--tolerance', type=float, default=1e-4,
                         help='largest allowed absolute logit difference')
-    parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--opset', type=int, default=17,
+                        help='ONNX opset version')
     return parser.parse_args()
 
 

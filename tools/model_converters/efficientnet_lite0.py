@@ -188,11 +188,13 @@ def predict(model: torch.nn.Module, images: Sequence[str],
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('out', nargs='?',
                         default='checkpoints/efficientnet-lite0_in1k.pth',
                         help='converted checkpoint to write')
-    parser.add_argument('--src', help='original weights (default: the file '
+    parser.add_argument('--src', help='original weights (none: the file '
                         f'in the installed {PACKAGE})')
     parser.add_argument('--verify', nargs='*', default=[], metavar='IMG',
                         help='photos to classify with the converted model')
