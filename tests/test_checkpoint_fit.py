@@ -43,7 +43,7 @@ def _load(path: Path) -> dict:
 def test_describe_names_classes_and_architecture(files):
     text = describe_checkpoint(_load(files['p10']))
     assert text.startswith('10 classes') and 'MobileNetV2' in text
-    assert 'trained at 32 px' in text
+    assert '32 px test input' in text
     bare = describe_checkpoint(_load(files['pres'])['state_dict'])
     assert bare == '30 classes, ResNet-18 (layer1..layer4)'
 
@@ -98,7 +98,8 @@ test_dataloader['dataset']['pipeline'] = [
     warnings = check_checkpoint_matches_config(
         _load(files['p30'])['meta'], Config.fromfile(str(config)), 'c30.pth')
     assert len(warnings) == 1
-    assert 'trained at 32 px' in warnings[0] and '48 px' in warnings[0]
+    assert 'made for 32 px input' in warnings[0]
+    assert 'feeds 48 px' in warnings[0]
 
 
 def test_other_backbone_in_meta_config_is_refused(files):

@@ -148,7 +148,7 @@ def describe_checkpoint(state_dict: Dict[str, Any],
 
     Returns:
         e.g. ``'10 classes, MobileNetV2 (widen_factor=1.0) [MobileNetV2
-        (32-channel stem)], trained at 64 px'``.
+        (32-channel stem)], 64 px test input'``.
     """
     state_dict, meta = _unpack(state_dict, meta)
     classes = (meta.get('dataset_meta') or {}).get('classes') or \
@@ -165,7 +165,7 @@ def describe_checkpoint(state_dict: Dict[str, Any],
         parts.append(shapes.strip(' []') or 'unknown architecture')
     size = input_size(cfg) if cfg is not None else None
     if size:
-        parts.append(f'trained at {size} px')
+        parts.append(f'{size} px test input')
     return ', '.join(parts)
 
 
@@ -389,9 +389,10 @@ def check_checkpoint_matches_config(meta: Optional[dict],
     size_new = input_size(cfg)
     if size_old and size_new and size_old != size_new:
         warnings.append(
-            f'Checkpoint {source} was trained at {size_old} px input; the '
-            f'config in use feeds {size_new} px. Results will differ from '
-            'training: use the config it was trained with (or its work dir).')
+            f'Checkpoint {source} was made for {size_old} px input (test '
+            f'pipeline of its training config); the config in use feeds '
+            f'{size_new} px. Results will differ from its validation: use '
+            'the config it was trained with (or its work dir).')
     for message in warnings:
         _log(logger, message)
     return warnings
