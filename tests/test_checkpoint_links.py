@@ -159,3 +159,17 @@ def test_two_names_must_differ():
     from fruit_ext.engine.hooks import CheckpointLinksHook
     with pytest.raises(ValueError, match='two different names'):
         CheckpointLinksHook(best_name='x.pth', last_name='x.pth')
+
+
+def test_two_processes_write_the_links_once(tmp_path, fruit_tree):
+    config = linked_config(tmp_path, fruit_tree, (
+        "default_hooks = dict(checkpoint=dict(save_best='score/iter', "
+        "rule='greater'))\n"))
+    work_dir = tmp_path / 'work'
+    log = mim_train(config, work_dir, '--launcher', 'pytorch', '--gpus', '2')
+    full_log = next(work_dir.glob('*/*.log')).read_text()
+    assert 'Distributed training: True' in full_log
+    assert log.count('last.pth -> epoch_1.pth') == 1  # rank 0 only
+    assert_points(work_dir / 'last.pth', 'epoch_1.pth')
+    assert_points(work_dir / 'best.pth', 'best_score_iter_epoch_1.pth')
+    assert_no_dangling(work_dir)
