@@ -210,3 +210,13 @@ def test_inferencer_with_a_built_model_checks_the_checkpoint(files):
     key = 'head.fc.bias'
     assert torch.equal(inferencer.model.state_dict()[key],
                        _load(files['p30'])['state_dict'][key])
+
+
+def test_other_input_size_is_a_warning_on_the_terminal(tmp_path, image):
+    checkpoint, _ = save_checkpoint(DEMO_CONFIG, tmp_path / 'demo.pth')
+    main = DEMO_CONFIG.parent / 'mobilenet-v2_fruit.py'
+    result = run([sys.executable, 'tools/infer.py', str(main),
+                  str(checkpoint), str(image)])
+    assert f'WARNING - Checkpoint {checkpoint} was made for 64 px input' \
+        in result.stdout
+    assert 'feeds 224 px' in result.stdout and '1 predicted' in result.stdout

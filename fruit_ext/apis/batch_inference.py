@@ -109,7 +109,7 @@ class BatchInferencer:
             model, checkpoint = resolve_model_files(model, checkpoint)
             model = build_model(model, checkpoint, device=device)
         elif checkpoint:
-            load_checked(model, model._config, checkpoint)
+            load_checked(model, getattr(model, '_config', None), checkpoint)
         self.inferencer = ImageClassificationInferencer(
             model, pretrained=False, device=device)
         meta = getattr(self.inferencer.model, '_dataset_meta', None) or {}
