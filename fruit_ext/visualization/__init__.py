@@ -1,4 +1,10 @@
-"""Drawing predictions and reports with legible class names."""
-from .fonts import display_labels, find_cjk_font
+"""Drawing predictions and reports with legible class names.
 
-__all__ = ['display_labels', 'find_cjk_font']
+Importing it registers a CJK font with matplotlib (see
+:func:`register_cjk_font`).
+"""
+from .fonts import display_labels, find_cjk_font, register_cjk_font
+
+register_cjk_font()
+
+__all__ = ['display_labels', 'find_cjk_font', 'register_cjk_font']

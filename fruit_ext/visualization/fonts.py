@@ -1,7 +1,18 @@
-"""Pick a font that can draw the class names, or fall back to aliases."""
+"""Pick a font that can draw the class names, or fall back to aliases.
+
+:func:`register_cjk_font` (run on ``import fruit_ext``) adds the Noto Sans
+CJK SC fonts of the PyPI package ``mplfonts`` (installed by the set-up) to
+matplotlib, or else uses a system CJK font, as the first font of matplotlib's
+'sans-serif' and 'monospace' families, so every matplotlib picture in the process (mmpretrain's
+``UniversalVisualizer``, ``confusion_matrix``, ``analyze_results``,
+``browse_dataset``) draws Chinese class names instead of empty boxes.
+"""
 import functools
+import importlib.util
+import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
+import matplotlib
 from matplotlib import font_manager
 
 from ..datasets.categories import alias_for
@@ -22,6 +33,9 @@ def find_cjk_font() -> Optional[str]:
         The font file path, or None when no CJK font is installed.
     """
     by_name = {font.name: font.fname for font in font_manager.fontManager.ttflist}
+    pypi_font = pypi_cjk_font('sans-serif')
+    if pypi_font is not None and pypi_font in by_name.values():
+        return pypi_font  # the one the set-up installs, on every machine
     for family in CJK_FAMILIES:
         if family in by_name:
             return by_name[family]
@@ -29,6 +43,63 @@ def find_cjk_font() -> Optional[str]:
         if 'CJK' in font.name or 'Han Sans' in font.name:
             return font.fname
     return None
+
+
+#: Open (SIL OFL) CJK fonts shipped by the PyPI package ``mplfonts``, for
+#: matplotlib's generic families.
+PYPI_PACKAGE = 'mplfonts'
+PYPI_CJK_FONTS = {'sans-serif': 'fonts/NotoSansCJKsc-Regular.otf',
+                  'monospace': 'fonts/NotoSansMonoCJKsc-Regular.otf'}
+
+
+def pypi_cjk_font(family: str = 'sans-serif') -> Optional[str]:
+    """Path of a CJK font file of the PyPI package, without importing it.
+
+    Args:
+        family: 'sans-serif' or 'monospace'.
+
+    Returns:
+        The ``.otf`` path, or None when ``mplfonts`` is not installed.
+    """
+    spec = importlib.util.find_spec(PYPI_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = osp.join(folder, PYPI_CJK_FONTS[family])
+        if osp.isfile(path):
+            return path
+    return None
+
+
+def register_cjk_font() -> Optional[str]:
+    """Make matplotlib's generic families draw Chinese.
+
+    matplotlib resolves a generic family ('sans-serif', 'monospace') to one
+    font, the first installed one of ``font.sans-serif`` /
+    ``font.monospace``; mmpretrain and mmengine draw with these generic
+    names. So the CJK font is put first in both lists: the PyPI fonts (Noto
+    Sans CJK SC and Noto Sans Mono CJK SC, which also cover Latin), added to
+    matplotlib's font manager, or else a system CJK font. Idempotent.
+
+    Returns:
+        The sans-serif font file in use, or None when no CJK font is found
+        (fruit_ext's own pictures then show English aliases).
+    """
+    known = {font.fname for font in font_manager.fontManager.ttflist}
+    paths = {family: pypi_cjk_font(family) for family in PYPI_CJK_FONTS}
+    for path in paths.values():
+        if path is not None and path not in known:
+            font_manager.fontManager.addfont(path)
+            find_cjk_font.cache_clear()
+    fallback = find_cjk_font()
+    for family, path in paths.items():
+        path = path or fallback
+        if path is None:
+            continue
+        name = font_manager.FontProperties(fname=path).get_name()
+        names = [n for n in matplotlib.rcParams[f'font.{family}'] if n != name]
+        matplotlib.rcParams[f'font.{family}'] = [name] + names
+    return paths['sans-serif'] or fallback
 
 
 def needs_cjk(text: str) -> bool:

@@ -76,9 +76,21 @@ class LRScalingLogHook(Hook):
         lrs = sorted({group['lr']
                       for group in runner.optim_wrapper.param_groups})
         lr_text = ', '.join(f'{lr:.6g}' for lr in lrs)
-        batch = runner.train_dataloader.batch_size
+        batch = self._batch_size(runner)
         world = runner.world_size
-        if scale_cfg.get('enable', False) and config_lr is not None:
+        if not runner.cfg:
+            # mmpretrain's vis_scheduler builds Runner(...) by hand: no
+            # config, so auto_scale_lr is never applied to what it plots.
+            runner.logger.warning(
+                f'Learning rate in use: {lr_text}, NOT scaled: this runner '
+                'was built without a config, so auto_scale_lr (if the '
+                'config enables it) was not applied; a real run uses config '
+                'lr x (processes x images per process) / base_batch_size.')
+            return
+        if batch is None:
+            reason = ('the train dataloader has no batch_size, so the '
+                      'auto_scale_lr rule cannot be shown')
+        elif scale_cfg.get('enable', False) and config_lr is not None:
             base = scale_cfg['base_batch_size']
             procs = f"{world} process{'es' if world > 1 else ''}"
             reason = (f'auto_scale_lr: config lr {config_lr:g} x ({procs} x '
@@ -88,6 +100,23 @@ class LRScalingLogHook(Hook):
             reason = (f'auto_scale_lr disabled: config lr {config_lr} used '
                       f'as is for {world} x {batch} images')
         runner.logger.info(f'Learning rate in use: {lr_text} ({reason}).')
+
+    @staticmethod
+    def _batch_size(runner) -> Optional[int]:
+        """Images per process of the train dataloader, None if unknown.
+
+        Args:
+            runner: The mmengine Runner.
+
+        Returns:
+            The loader's ``batch_size``, else the config's, else None (a
+            loader built by hand without one, like vis_scheduler's).
+        """
+        batch = getattr(runner.train_dataloader, 'batch_size', None)
+        if batch is None:
+            loader_cfg = runner.cfg.get('train_dataloader') or {}
+            batch = loader_cfg.get('batch_size')
+        return batch
 
     def _follow_world_size(self, runner) -> None:
         """Rescale the resumed LR schedule to this run's scaled LR."""
