@@ -50,6 +50,8 @@ setup(
     extras_require={
         'lite': parse_requirements('mminstall'),
         'tests': parse_requirements('tests'),
+        # mmpretrain's vis_cam, vis_tsne and mmpretrain2torchserve
+        'analysis': parse_requirements('analysis'),
     },
     license='Apache License 2.0',
     zip_safe=False,

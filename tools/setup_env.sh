@@ -38,6 +38,10 @@ echo "[setup] installing torch, mmengine, mmpretrain into $VENV (about 1-2 min)"
 "${PIP[@]}" --no-deps "$(grep -m1 '^openmim' requirements/mim.txt)"
 "${PIP[@]}" $(grep -v '^#' requirements/mim.txt | grep -v '^openmim' | tr '\n' ' ')
 "${PIP[@]}" -r requirements/tests.txt
+# Extras [analysis] (mmpretrain's vis_cam, vis_tsne, mmpretrain2torchserve):
+# grad-cam without its opencv-python-headless (a second cv2 beside opencv-python).
+"${PIP[@]}" --no-deps "$(grep -m1 '^grad-cam' requirements/analysis.txt)"
+"${PIP[@]}" $(grep -v '^#' requirements/analysis.txt | grep -v '^grad-cam' | tr '\n' ' ')
 "${PIP[@]}" --no-deps -e .
 "$PY" -c "import fruit_ext, mim; print('[setup] fruit_ext', fruit_ext.__version__, 'ready')"
 echo "$want" > "$STAMP"
