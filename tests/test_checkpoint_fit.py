@@ -220,3 +220,29 @@ def test_other_input_size_is_a_warning_on_the_terminal(tmp_path, image):
     assert f'WARNING - Checkpoint {checkpoint} was made for 64 px input' \
         in result.stdout
     assert 'feeds 224 px' in result.stdout and '1 predicted' in result.stdout
+
+
+def test_fine_tuning_load_from_reinitialises_the_head(files, fruit_tree,
+                                                      tmp_path):
+    config = tiny_cfg(tmp_path, fruit_tree, extra=f'''
+load_from = {str(files['p10'])!r}
+train_dataloader['batch_size'] = 30
+''')
+    result = run(['mim', 'train', 'mmpretrain', str(config), '--work-dir',
+                  str(tmp_path / 'work')], cwd=tmp_path)
+    assert f"head re-initialised: 10 → 30 classes ({files['p10']}" in \
+        result.stdout
+    assert 'accuracy/top1' in result.stdout
+
+
+def test_fine_tuning_from_another_architecture_stops(files, fruit_tree,
+                                                     tmp_path):
+    config = tiny_cfg(tmp_path, fruit_tree,
+                      extra=f"load_from = {str(files['pres'])!r}")
+    result = run(['mim', 'train', 'mmpretrain', str(config), '--work-dir',
+                  str(tmp_path / 'work')], cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert f"Checkpoint {files['pres']} does not fit this model" in \
+        result.stdout
+    assert 'ResNet-18' in result.stdout
+    assert not list((tmp_path / 'work').glob('*.pth'))
