@@ -138,6 +138,19 @@ def test_check_reports_skipped_and_loose_files(tmp_path, photos):
     assert report['summary']['skipped'] == 2
 
 
+def test_resize_lists_files_it_does_not_copy(tmp_path, photos):
+    out = tmp_path / 'out'
+    result = run([sys.executable, 'tools/dataset/resize.py', str(photos),
+                  str(out), '--workers', '1'], check=False)
+    text = ' '.join(result.stdout.split())
+    assert f'not copied {photos / "c.gif"}: skipped: unsupported extension ' \
+        '.gif' in text
+    assert f'not copied {photos / "noext"}: skipped: no extension' in text
+    assert '2 not copied (no image extension)' in text
+    assert result.returncode == 1  # for empty.jpg, left out as broken
+    assert sorted(p.name for p in out.iterdir()) == ['a.jpg', 'b.png']
+
+
 @pytest.mark.parametrize('value', ['0', '-3'])
 def test_resize_refuses_a_max_side_below_one(tmp_path, photos, value):
     out = tmp_path / 'out'

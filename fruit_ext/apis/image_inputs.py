@@ -11,6 +11,7 @@ import os.path as osp
 from typing import List, Sequence, Tuple
 
 from ..datasets import IMG_EXTENSIONS
+from ..datasets.layout_check import extension_reason
 
 LIST_EXTENSIONS = ('.txt', '.lst')
 
@@ -31,9 +32,7 @@ def skip_reason(path: str) -> str:
     Returns:
         E.g. 'unsupported extension .gif (...)'.
     """
-    ext = osp.splitext(path)[1].lower()
-    what = f'unsupported extension {ext}' if ext else 'no extension'
-    return (f'{what} (folders and patterns are scanned for '
+    return (f'{extension_reason(path)} (folders and patterns are scanned for '
             f'{", ".join(IMG_EXTENSIONS)}; name the file itself to try it)')
 
 

@@ -81,6 +81,19 @@ def layout_findings(root: str, split_folders: Dict[str, str],
     return findings
 
 
+def extension_reason(path: str) -> str:
+    """Why a file without an image extension is not loaded.
+
+    Args:
+        path: The file.
+
+    Returns:
+        'unsupported extension .gif' or 'no extension'.
+    """
+    ext = osp.splitext(path)[1].lower()
+    return f'unsupported extension {ext}' if ext else 'no extension'
+
+
 def skipped_files(results: Dict[str, dict],
                   extensions: Sequence[str]) -> Dict[str, List[str]]:
     """Files in class folders that the dataset does not load, by reason.
@@ -95,9 +108,6 @@ def skipped_files(results: Dict[str, dict],
     """
     skipped: Dict[str, List[str]] = {}
     for path in sorted(results):
-        ext = osp.splitext(path)[1].lower()
-        if ext in extensions:
-            continue
-        reason = f'unsupported extension {ext}' if ext else 'no extension'
-        skipped.setdefault(reason, []).append(path)
+        if osp.splitext(path)[1].lower() not in extensions:
+            skipped.setdefault(extension_reason(path), []).append(path)
     return skipped

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import track
 
 from .fruit30 import IMG_EXTENSIONS
+from .layout_check import extension_reason
 from .transforms.decode import BrokenImageError, EncodedImage, jpeg_reduction
 
 SAVE_OPTIONS = {'JPEG': 'quality', 'WEBP': 'quality'}
@@ -71,7 +72,8 @@ def shrink_dataset(src: str, out: str, max_side: int, quality: int = 90,
                    ) -> List[Tuple[str, str]]:
     """Shrink every image under ``src`` into the same layout under ``out``.
 
-    Files without an image extension are not copied.
+    Files without an image extension are not copied; they are listed with
+    the outcome 'skipped: unsupported extension .gif' (or 'no extension').
 
     Args:
         src: Dataset root (any layout).
@@ -83,8 +85,8 @@ def shrink_dataset(src: str, out: str, max_side: int, quality: int = 90,
         extensions: Extensions treated as images.
 
     Returns:
-        ``(source, outcome)`` per image: 'copied', 'shrunk' or
-        'failed: <reason>'.
+        ``(source, outcome)`` per file: 'copied', 'shrunk',
+        'failed: <reason>' or 'skipped: <reason>'.
 
     Raises:
         FileNotFoundError: ``src`` is not a folder.
@@ -107,11 +109,14 @@ def shrink_dataset(src: str, out: str, max_side: int, quality: int = 90,
     if osp.isdir(out) and os.listdir(out) and not force:
         raise FileExistsError(f'output {out} is not empty; pass --force to '
                               'write into it anyway')
-    jobs = [(osp.join(parent, name),
-             osp.join(out, osp.relpath(osp.join(parent, name), src)))
-            for parent, _, names in sorted(os.walk(src))
-            for name in sorted(names)
-            if name.lower().endswith(tuple(extensions))]
+    files = [osp.join(parent, name)
+             for parent, _, names in sorted(os.walk(src))
+             for name in sorted(names)]
+    images = tuple(e.lower() for e in extensions)
+    skipped = [(path, f'skipped: {extension_reason(path)}') for path in files
+               if not path.lower().endswith(images)]
+    jobs = [(path, osp.join(out, osp.relpath(path, src))) for path in files
+            if path.lower().endswith(images)]
     work = partial(_shrink_one, max_side=max_side, quality=quality)
     workers = workers or os.cpu_count() or 1
     with (ProcessPoolExecutor(workers) if workers > 1 else
@@ -120,4 +125,4 @@ def shrink_dataset(src: str, out: str, max_side: int, quality: int = 90,
             work, jobs)
         return list(track(results, total=len(jobs),
                           description=f'Shrinking to {max_side} px',
-                          console=Console(stderr=True)))
+                          console=Console(stderr=True))) + skipped

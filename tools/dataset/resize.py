@@ -4,7 +4,8 @@
 
 Same layout, longer side at most --max-side, EXIF orientation applied,
 smaller images copied unchanged. Files that cannot be decoded are listed and
-left out (exit status 1).
+left out (exit status 1); files without an image extension are listed as not
+copied.
 """
 import argparse
 import sys
@@ -94,10 +95,17 @@ def main() -> int:
               if outcome.startswith('failed')]
     for path, outcome in failed:
         console.print(f'[red]{outcome}[/red]', soft_wrap=True)
+    skipped = [(path, outcome) for path, outcome in results
+               if outcome.startswith('skipped')]
+    for path, outcome in skipped:  # not images: never silently dropped
+        console.print(f'[yellow]not copied[/yellow] {path}: {outcome}',
+                      soft_wrap=True, highlight=False)
     shrunk = sum(outcome == 'shrunk' for _, outcome in results)
+    copied = len(results) - shrunk - len(failed) - len(skipped)
     console.print(f'{args.out}: {shrunk} image(s) shrunk to at most '
-                  f'{args.max_side} px, {len(results) - shrunk - len(failed)}'
-                  f' copied unchanged, {len(failed)} left out as broken.')
+                  f'{args.max_side} px, {copied} copied unchanged, '
+                  f'{len(failed)} left out as broken, {len(skipped)} '
+                  'not copied (no image extension).')
     return 1 if failed else 0
 
 
