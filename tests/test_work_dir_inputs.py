@@ -113,6 +113,7 @@ def test_infer_tool_work_dir_and_old_form_agree(setup, tmp_path):
      'and 1, got 1.5'),
     (['--device', 'cuda'], '--device cuda: this host has no usable CUDA'),
     (['--out', 'FILE/sub/pred.csv'], 'is a file, so no folder can be made'),
+    (['--show-dir', 'FILE'], 'is a file, not a folder'),
 ])
 def test_infer_flags_refused_at_parse_time(setup, flags, message):
     if torch.cuda.is_available() and 'cuda' in flags:
@@ -156,3 +157,10 @@ def test_eval_report_takes_a_work_dir(fruit_tree, tmp_path):
                   '--split', 'val', '--out-dir', str(tmp_path / 'report')])
     assert "30 images of split 'val'" in result.stdout
     assert (tmp_path / 'report').is_dir()
+
+
+def test_infer_tool_points_an_onnx_model_to_the_predictor(setup, tmp_path):
+    result = _infer(tmp_path / 'fruit.onnx', setup['image'], check=False)
+    assert result.returncode == 2
+    assert 'fruit.onnx is an ONNX model: run it with the ONNX Predictor' in \
+        result.stdout

@@ -94,6 +94,11 @@ def split_models(parser: argparse.ArgumentParser,
     is followed by inputs only.
     """
     rest = list(args.rest)
+    if args.model.lower().endswith('.onnx'):
+        parser.error(f'{args.model} is an ONNX model: run it with the ONNX '
+                     f'Predictor (python fruit_ext/apis/predictor.py '
+                     f'{args.model} INPUT...); this tool takes a config, a '
+                     'work dir or a checkpoint')
     alone = os.path.isfile(args.model) and \
         args.model.lower().endswith(CHECKPOINT_SUFFIXES)
     if alone:  # a checkpoint that stores its own training config
