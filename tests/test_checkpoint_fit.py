@@ -246,3 +246,22 @@ def test_fine_tuning_from_another_architecture_stops(files, fruit_tree,
         result.stdout
     assert 'ResNet-18' in result.stdout
     assert not list((tmp_path / 'work').glob('*.pth'))
+
+
+def test_class_list_that_does_not_match_the_head_is_refused(files,
+                                                            tmp_path):
+    state = _load(files['p30'])
+    state['meta']['dataset_meta']['classes'] = list(FRUIT30_CLASSES[:10])
+    odd = tmp_path / 'odd.pth'
+    torch.save(state, odd)
+    with pytest.raises(CheckpointMismatchError,
+                       match='lists 10 class names in meta.dataset_meta but '
+                       'its head has 30 outputs'):
+        init_model(str(files['c30']), str(odd))
+
+
+def test_image_demo_refuses_ten_class_checkpoint(files, image):
+    result = run([sys.executable, 'tools/image_demo.py', str(image),
+                  str(files['c30']), str(files['p10'])], check=False)
+    assert result.returncode == 1
+    assert f"error: Checkpoint {files['p10']} does not fit" in result.stdout

@@ -26,7 +26,8 @@ from ..engine.checkpoint_fit import (CheckpointMismatchError, _backbone_of,
                                      _meta_config,
                                      check_checkpoint_fits,
                                      check_checkpoint_matches_config,
-                                     describe_checkpoint, input_size)
+                                     describe_checkpoint, head_classes,
+                                     input_size)
 from .safetensors_format import is_safetensors, read_safetensors
 
 ModelSpec = Union[str, Config]
@@ -148,8 +149,22 @@ def load_checked(model: torch.nn.Module,
     dataset_meta = meta.get('dataset_meta') or (
         {'classes': meta['CLASSES']} if meta.get('CLASSES') else None)
     if dataset_meta:
+        _check_class_count(model, dataset_meta, checkpoint)
         model._dataset_meta = dataset_meta
     return meta
+
+
+def _check_class_count(model: torch.nn.Module, dataset_meta: dict,
+                       source: str) -> None:
+    """Refuse class names that do not match the head's outputs."""
+    names = dataset_meta.get('classes') or []
+    rows = head_classes(model.state_dict())
+    if names and rows is not None and rows != len(names):
+        raise CheckpointMismatchError(
+            f'Checkpoint {source} lists {len(names)} class names in '
+            f'meta.dataset_meta but its head has {rows} outputs, so labels '
+            'and names cannot be matched. Use the checkpoint as its training '
+            'run wrote it.')
 
 
 def _index_name(model: Any) -> Optional[str]:
