@@ -31,6 +31,8 @@ custom_hooks = [
     dict(type='BrokenImageLogHook'),
     # NHWC memory format: on with a GPU; enable=True forces it on CPU too
     dict(type='ChannelsLastHook'),
+    # best.pth / last.pth in the work dir, the names every tool takes
+    dict(type='CheckpointLinksHook'),
 ]
 
 # ---- speed options (measured in docs/benchmarks.md, Training throughput) ----

@@ -52,13 +52,13 @@ def test_own_folder_trains_and_predicts_by_work_dir(tmp_path):
     assert 'accuracy/top1' in log and 'top5' not in log
     best = work / 'best.pth'
     assert best.exists()
-    assert torch.load(best, weights_only=True)['meta']['dataset_meta'][
-        'classes'] == ['apple', 'kiwi', 'plum']
+    assert list(torch.load(best, weights_only=True)['meta']['dataset_meta'][
+        'classes']) == ['apple', 'kiwi', 'plum']
     image = next((photos / 'kiwi').iterdir())
     out = tmp_path / 'pred.json'
     run([str(BIN / 'python'), 'tools/infer.py', str(work), str(image),
          '--out', str(out)])
-    prediction = json.loads(out.read_text())[0]
+    prediction = json.loads(out.read_text())['predictions'][0]
     assert prediction['pred_class'] in ('apple', 'kiwi', 'plum')
 
 

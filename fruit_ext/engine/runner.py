@@ -16,7 +16,8 @@ Before anything is built it applies :func:`resolve_config` (``data_root``,
   may bring another head, which is re-initialised and logged;
 * ``--resume`` with a new ``max_epochs`` keeps the schedule of this run's
   config instead of the checkpoint's (logged as "schedule extended");
-* the log names the data root, images and classes of every split at start.
+* the log names the data root, images and classes of every split at start;
+  the environment, config and hook dumps go to the log file only.
 """
 import copy
 import math
@@ -30,6 +31,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_to_model)
 from mmengine.model import is_model_wrapper
 
+from .log_filters import quiet_console
 from .resolve_config import resolve_config
 from .work_dir_lock import WorkDirBusyError, WorkDirLock
 
@@ -83,6 +85,12 @@ class FruitRunner(Runner):
         for line in resolved:
             runner.logger.info(line)
         return runner
+
+    def build_logger(self, *args, **kwargs):
+        """mmengine's logger, with the start-up dumps kept to the file."""
+        logger = super().build_logger(*args, **kwargs)
+        quiet_console(logger)
+        return logger
 
     # ---- the work dir: one training run at a time ----
     def dump_config(self) -> None:
