@@ -2,6 +2,7 @@
 TensorBoard, filtered upstream noise, ``--help`` on every tool."""
 import ast
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -92,11 +93,18 @@ def test_upstream_noise_filtered_once(watched):
     assert log.count('wraps negative hue shifts') == 1
 
 
-def test_mim_test_on_best_with_presets(watched):
+def test_mim_test_on_best_with_presets_needs_no_train_split(
+        watched, fruit_tree, tmp_path):
     config, work_dir, _, _ = watched
+    val_only = tmp_path / 'val_only'
+    shutil.copytree(fruit_tree / 'val', val_only / 'val')
     tested = run(['mim', 'test', 'mmpretrain', str(config), '--checkpoint',
                   str(work_dir / 'best.pth'), '--work-dir',
-                  str(work_dir.parent / 'test')], cwd=config.parent)
+                  str(tmp_path / 'test'), '--cfg-options',
+                  f'data_root={val_only}'], cwd=config.parent)
+    # mmengine's EarlyStoppingHook would build the train loop (and scan the
+    # missing train/ split) in a test run; fruit_ext.compat.early_stopping
+    assert 'EarlyStoppingHook: not a training run' in tested.stdout
     assert 'accuracy/top1' in tested.stdout
 
 
