@@ -11,12 +11,16 @@ def skipped_paths(data_batch: Optional[dict]) -> List[str]:
     """The broken files the samples of a batch stand in for.
 
     Args:
-        data_batch: A collated batch (``data_samples`` a list).
+        data_batch: A collated batch (``data_samples`` a list); anything
+            else (e.g. the integers mmpretrain's vis_scheduler iterates
+            over) has no skips.
 
     Returns:
         Paths, one per skip.
     """
-    samples = (data_batch or {}).get('data_samples') or []
+    if not isinstance(data_batch, dict):
+        return []
+    samples = data_batch.get('data_samples') or []
     return [path for sample in samples
             for path in sample.metainfo.get(SKIPPED_KEY, [])]
 
