@@ -153,3 +153,22 @@ def test_chinese_draws_without_any_system_cjk_font():
     assert 'missing from font(s) DejaVu Sans Mono' in result.stdout
     assert 'after sans-serif 0 warnings' in result.stdout, result.stdout
     assert 'after monospace 0 warnings' in result.stdout, result.stdout
+
+
+def test_english_aliases_without_any_cjk_font():
+    result = python('''
+        import sys
+        import matplotlib
+        from matplotlib import font_manager
+        manager = font_manager.fontManager
+        own = matplotlib.get_data_path()
+        manager.ttflist = [f for f in manager.ttflist
+                           if f.fname.startswith(own)]  # no system fonts
+        sys.modules['mplfonts'] = None  # nor the PyPI font
+        import fruit_ext
+        from fruit_ext.visualization import display_labels, find_cjk_font
+        print('font', find_cjk_font())
+        print('labels', display_labels(['香蕉', '苹果-红']))
+    ''')
+    assert 'font None' in result.stdout, result.stdout
+    assert "labels (['banana', 'red apple'], None)" in result.stdout

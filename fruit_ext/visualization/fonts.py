@@ -61,7 +61,10 @@ def pypi_cjk_font(family: str = 'sans-serif') -> Optional[str]:
     Returns:
         The ``.otf`` path, or None when ``mplfonts`` is not installed.
     """
-    spec = importlib.util.find_spec(PYPI_PACKAGE)
+    try:
+        spec = importlib.util.find_spec(PYPI_PACKAGE)
+    except (ImportError, ValueError):  # blocked: sys.modules[name] is None
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     for folder in spec.submodule_search_locations:

@@ -86,9 +86,30 @@ CASES: Dict[str, tuple] = {
 # --------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------
+def wheel_photos() -> List[Path]:
+    """Real photos shipped inside installed wheels (no Debian package):
+    matplotlib's grace_hopper.jpg, scikit-learn's china.jpg and flower.jpg.
+
+    Returns:
+        The files found.
+    """
+    import importlib.util
+    found = []
+    for package, folder, names in (
+            ('matplotlib', 'mpl-data/sample_data', ('grace_hopper.jpg', )),
+            ('sklearn', 'datasets/images', ('china.jpg', 'flower.jpg'))):
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec \
+                else []:
+            found += [Path(location) / folder / name for name in names
+                      if (Path(location) / folder / name).is_file()]
+    return found
+
+
 def make_photo_tree(root: Path, classes: int, per_class: int,
                     size: tuple = (800, 600), seed: int = 0) -> Path:
-    """JPEG files in fruit30 layout cut from real photos (opencv-doc).
+    """JPEG files in fruit30 layout cut from real photos (opencv-doc's, or
+    those of installed wheels when it is absent).
 
     Args:
         root: Output root; ``root/train/<class>/*.jpg`` is written.
@@ -105,11 +126,13 @@ def make_photo_tree(root: Path, classes: int, per_class: int,
     from fruit_ext.datasets import FRUIT30_CLASSES
 
     sources = [PHOTOS / name for name in PHOTO_NAMES
-               if (PHOTOS / name).is_file()]
+               if (PHOTOS / name).is_file()] or wheel_photos()
     if not sources:
-        raise SystemExit(f'No photos under {PHOTOS}: install Debian '
+        raise SystemExit(f'No photos under {PHOTOS} nor in the matplotlib '
+                         'and scikit-learn wheels: install Debian '
                          '`opencv-doc` or pass --data-root with a folder '
                          'DATA_ROOT/train/<class>/*.jpg.')
+    print(f'photos: {", ".join(path.name for path in sources)}')
     rng = random.Random(seed)
     photos = [Image.open(path).convert('RGB') for path in sources]
     for index in range(classes):
@@ -771,7 +794,8 @@ def parse_args() -> argparse.Namespace:
         help='cases to run, in this order')
     parser.add_argument('--data-root',
                         help='folder with train/<class>/*.jpg (none: cut '
-                        'from the opencv-doc photos)')
+                        'from the opencv-doc photos, else from photos '
+                        'shipped by matplotlib and scikit-learn)')
     parser.add_argument('--profile', action='store_true',
                         help='instead of timing, break one run of each loop '
                         'down by component with cProfile')
