@@ -1,5 +1,5 @@
 """Tests for tools/dataset/make_demo_fruit30.py (runs the script itself)."""
-import importlib.util
+import hashlib
 import subprocess
 import sys
 import time
@@ -9,19 +9,38 @@ from typing import Dict, List
 import pytest
 from PIL import Image
 
+from fruit_ext.datasets.categories import FRUIT30_CLASSES
+from fruit_ext.datasets.demo.writer import Job, make_one
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / 'tools' / 'dataset' / 'make_demo_fruit30.py'
 TINY = ['--train-per-class', '2', '--val-per-class', '1', '--min-size', '40',
         '--max-size', '64', '--png-ratio', '0.5']
 
 
+#: SHA-256 of images written by the single-file generator (before it was
+#: split into fruit_ext.datasets.demo) with ``--seed 5 --min-size 40
+#: --max-size 64`` (default --png-ratio 0.1); numpy 2, Pillow and libjpeg as
+#: installed by tools/setup_env.sh. Keys: (split id, class index, image index).
+REFERENCE_SHA256 = {
+    (0, 6, 0): (
+        'train/桂圆/longan_0000.png',
+        '718524ba0c2687045f7e1d8a4c6ccf6d62ac92d8aa83a34ad2d2d785b28d1a3c'),
+    (0, 23, 0): (
+        'train/葡萄-白/white_grape_0000.jpg',
+        '9e1feba96bacf5d3b91b81cf7dbed577fad8df531bd4c4066d64345d64051f30'),
+    (0, 27, 0): (
+        'train/车厘子/cherry_0000.jpg',
+        '27f48faf586cfcbc3fa6ee639cd978daa30756ffff842072cd537bdaa906e0f2'),
+    (1, 28, 0): (
+        'val/香蕉/banana_0000.jpg',
+        'c50f9f1cd818a9a4890fcbe50f7af2882e1723e6e739ea049f6fcc31f4e1a9aa'),
+}
+
+
 def _classes() -> List[str]:
-    """fruit30 class names, loaded without importing the fruit_ext package."""
-    path = REPO_ROOT / 'fruit_ext' / 'datasets' / 'categories.py'
-    spec = importlib.util.spec_from_file_location('_categories', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.FRUIT30_CLASSES)
+    """fruit30 class names."""
+    return list(FRUIT30_CLASSES)
 
 
 def _run(out: Path, *args: str) -> subprocess.CompletedProcess:
@@ -108,3 +127,15 @@ def test_foreign_folder_needs_force(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (out / 'notes.txt').is_file()
     assert len(list((out / 'train').rglob('*.*'))) == 30
+
+
+def test_images_match_reference_hashes(tmp_path: Path) -> None:
+    """The drawing code still writes the same bytes as before the split."""
+    for (split_id, cls, index), (rel, digest) in REFERENCE_SHA256.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        written, size = make_one(
+            Job(str(tmp_path), split_id, cls, index, 5, 40, 64, 0.1))
+        assert written == rel
+        data = (tmp_path / rel).read_bytes()
+        assert size == len(data)
+        assert hashlib.sha256(data).hexdigest() == digest, rel
