@@ -22,13 +22,15 @@ Example::
         --train-per-class 100 --val-per-class 50 --seed 0
 """
 import argparse
-import gzip
 import os
 import os.path as osp
 import shutil
+import warnings
 from typing import Dict, List, Tuple
 
 import numpy as np
+from mmpretrain.datasets.mnist import get_int, read_sn3_pascalvincent_tensor
+from mmpretrain.datasets.utils import open_maybe_compressed_file
 from PIL import Image
 from rich.progress import track
 
@@ -43,11 +45,11 @@ FILES = {
 
 
 def read_idx(path: str, magic: int) -> np.ndarray:
-    """Read a gzipped IDX file (images: magic 2051, labels: 2049).
+    """Read a gzipped IDX file with mmpretrain's MNIST readers.
 
     Args:
         path: The ``*.gz`` file.
-        magic: Expected magic number.
+        magic: Expected magic number (uint8 images: 2051, labels: 2049).
 
     Returns:
         uint8 array, (N, rows, cols) for images or (N,) for labels.
@@ -57,23 +59,22 @@ def read_idx(path: str, magic: int) -> np.ndarray:
             f'{path} does not exist: install the Debian package '
             'dataset-fashion-mnist or pass --source.')
     try:
-        with gzip.open(path, 'rb') as file:
-            data = file.read()
+        with open_maybe_compressed_file(path) as file:
+            found = get_int(file.read(4))
+        if found != magic:
+            raise ValueError(f'{path}: IDX magic number {found}, expected '
+                             f'{magic}; not a Fashion-MNIST file.')
+        with warnings.catch_warnings():
+            # The reader wraps a read-only buffer; we only read it.
+            warnings.filterwarnings(
+                'ignore', message='The given NumPy array is not writable')
+            return read_sn3_pascalvincent_tensor(path).numpy()
     except (OSError, EOFError) as error:
         raise ValueError(f'{path}: not a readable gzip file ({error})') \
             from error
-    found = int.from_bytes(data[:4], 'big')
-    if found != magic:
-        raise ValueError(f'{path}: IDX magic number {found}, expected '
-                         f'{magic}; not a Fashion-MNIST file.')
-    dims = 1 if magic == 2049 else 3
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big')
-             for i in range(dims)]
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
-    if body.size != int(np.prod(shape)):
-        raise ValueError(f'{path}: header says {shape} but holds {body.size}'
-                         ' bytes; the file is truncated.')
-    return body.reshape(shape)
+    except AssertionError as error:
+        raise ValueError(f'{path}: the header does not match the size; the '
+                         'file is truncated.') from error
 
 
 def load_split(source: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
