@@ -1,4 +1,4 @@
 """Evaluation reports written from predictions."""
-from .report import confusion_matrix, per_class_metrics, write_eval_report
+from .report import macro_average, per_class_metrics, write_eval_report
 
-__all__ = ['write_eval_report', 'confusion_matrix', 'per_class_metrics']
+__all__ = ['write_eval_report', 'per_class_metrics', 'macro_average']

@@ -12,8 +12,10 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from mmpretrain.evaluation import ConfusionMatrix, SingleLabelMetric
 from PIL import Image
 
 from ..apis.image_core import BrokenImageError, load_rgb
@@ -53,9 +55,15 @@ def _check_inputs(pred_scores: np.ndarray, gt_labels: np.ndarray,
             'classes.')
 
 
-def confusion_matrix(pred_labels: np.ndarray, gt_labels: np.ndarray,
-                     num_classes: int) -> np.ndarray:
-    """Count matrix: rows are true classes, columns predicted classes.
+def per_class_metrics(pred_labels: np.ndarray, gt_labels: np.ndarray,
+                      num_classes: int) -> Dict[str, np.ndarray]:
+    """Confusion matrix and per-class metrics, from mmpretrain's metrics.
+
+    The matrix is :meth:`mmpretrain.evaluation.ConfusionMatrix.calculate`;
+    precision, recall and F1 are
+    :meth:`mmpretrain.evaluation.SingleLabelMetric.calculate` with
+    ``average=None``: a class never predicted (or never present) gets 0, as
+    in ``sklearn.metrics.precision_recall_fscore_support(zero_division=0)``.
 
     Args:
         pred_labels: (N,) predicted class indices.
@@ -63,61 +71,56 @@ def confusion_matrix(pred_labels: np.ndarray, gt_labels: np.ndarray,
         num_classes: C.
 
     Returns:
-        (C, C) int64 counts.
+        Dict with 'confusion_matrix' ((C, C) int64 counts, rows true classes,
+        columns predicted classes), 'precision', 'recall', 'f1' ((C,)
+        percent) and 'support' ((C,) true images per class).
     """
-    flat = gt_labels.astype(np.int64) * num_classes + pred_labels
-    return np.bincount(flat, minlength=num_classes**2).reshape(
-        num_classes, num_classes)
+    pred = torch.from_numpy(np.asarray(pred_labels, dtype=np.int64))
+    target = torch.from_numpy(np.asarray(gt_labels, dtype=np.int64))
+    matrix = ConfusionMatrix.calculate(pred, target, num_classes=num_classes)
+    precision, recall, f1, support = SingleLabelMetric.calculate(
+        pred, target, average=None, num_classes=num_classes)
+    return dict(confusion_matrix=matrix.numpy().astype(np.int64),
+                precision=precision.numpy(), recall=recall.numpy(),
+                f1=f1.numpy(), support=support.numpy())
 
 
-def per_class_metrics(matrix: np.ndarray) -> Dict[str, np.ndarray]:
-    """Precision, recall, F1 and support of each class, in percent.
+def macro_average(metrics: Dict[str, np.ndarray]) -> Dict[str, float]:
+    """Precision, recall and F1 averaged over the classes present.
 
-    A class never predicted (or never present) gets 0, as in
-    ``sklearn.metrics.precision_recall_fscore_support(zero_division=0)``.
+    Unlike ``SingleLabelMetric(average='macro')``, classes with no true image
+    are left out, so a validation split without some class is not penalised.
 
     Args:
-        matrix: (C, C) confusion matrix, rows true, columns predicted.
+        metrics: The output of :func:`per_class_metrics`.
 
     Returns:
-        Dict with 'precision', 'recall', 'f1' (percent) and 'support'.
+        Dict with 'precision', 'recall', 'f1' (percent) and 'support' (all
+        true images).
     """
-    hits = np.diag(matrix).astype(np.float64)
-    predicted = matrix.sum(axis=0)
-    support = matrix.sum(axis=1)
-    precision = np.divide(hits, predicted, out=np.zeros_like(hits),
-                          where=predicted > 0)
-    recall = np.divide(hits, support, out=np.zeros_like(hits),
-                       where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(hits),
-                   where=denom > 0)
-    return dict(precision=precision * 100, recall=recall * 100, f1=f1 * 100,
-                support=support)
+    present = metrics['support'] > 0
+    macro = {name: float(metrics[name][present].mean())
+             for name in ('precision', 'recall', 'f1')}
+    macro['support'] = int(metrics['support'].sum())
+    return macro
 
 
 def _write_csv(path: str, classes: Sequence[str], aliases: Sequence[str],
                metrics: Dict[str, np.ndarray]) -> None:
+    names = ('precision', 'recall', 'f1')
     with open(path, 'w', newline='', encoding='utf-8') as file:
         writer = csv.writer(file)
-        writer.writerow(
-            ['class', 'alias', 'precision', 'recall', 'f1', 'support'])
+        writer.writerow(['class', 'alias', *names, 'support'])
         for index, name in enumerate(classes):
             writer.writerow([
                 name, aliases[index],
-                f"{metrics['precision'][index]:.2f}",
-                f"{metrics['recall'][index]:.2f}",
-                f"{metrics['f1'][index]:.2f}",
+                *(f'{metrics[key][index]:.2f}' for key in names),
                 int(metrics['support'][index])
             ])
-        present = metrics['support'] > 0
-        writer.writerow([
-            'macro avg', 'macro avg',
-            f"{metrics['precision'][present].mean():.2f}",
-            f"{metrics['recall'][present].mean():.2f}",
-            f"{metrics['f1'][present].mean():.2f}",
-            int(metrics['support'].sum())
-        ])
+        macro = macro_average(metrics)
+        writer.writerow(['macro avg', 'macro avg',
+                         *(f'{macro[key]:.2f}' for key in names),
+                         macro['support']])
 
 
 def _save(figure: Figure, path: str) -> None:
@@ -232,10 +235,11 @@ def write_eval_report(pred_scores: np.ndarray,
     paths = dict(csv=osp.join(out_dir, CSV_NAME),
                  confusion_matrix=osp.join(out_dir, CONFUSION_NAME),
                  mistakes=osp.join(out_dir, MISTAKES_NAME))
-    matrix = confusion_matrix(pred_scores.argmax(axis=1), gt_labels,
-                              len(classes))
-    _write_csv(paths['csv'], classes, aliases, per_class_metrics(matrix))
-    _draw_confusion(paths['confusion_matrix'], matrix, labels, font)
+    metrics = per_class_metrics(pred_scores.argmax(axis=1), gt_labels,
+                                len(classes))
+    _write_csv(paths['csv'], classes, aliases, metrics)
+    _draw_confusion(paths['confusion_matrix'], metrics['confusion_matrix'],
+                    labels, font)
     _draw_mistakes(paths['mistakes'], pred_scores, gt_labels, img_paths,
                    labels, font, num_mistakes)
     return paths

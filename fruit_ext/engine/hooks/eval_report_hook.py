@@ -1,5 +1,4 @@
 """Write an evaluation report after each validation and on test."""
-import csv
 import json
 import os.path as osp
 import shutil
@@ -11,7 +10,7 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 from PIL import Image
 
-from ...evaluation import write_eval_report
+from ...evaluation import macro_average, per_class_metrics, write_eval_report
 
 BEST_INFO_KEY = 'eval_report_best'
 
@@ -109,16 +108,17 @@ class EvalReportHook(Hook):
         if not is_main_process():
             return None
         scores, labels, paths = zip(*results)
+        scores, labels = np.stack(scores), np.array(labels)
         out_dir = osp.join(runner.work_dir, self.out_dir, folder)
         classes = dataset.metainfo['classes']
         written = write_eval_report(
-            np.stack(scores), np.array(labels), list(paths), classes,
-            out_dir, aliases=dataset.metainfo.get('aliases'),
+            scores, labels, list(paths), classes, out_dir,
+            aliases=dataset.metainfo.get('aliases'),
             num_mistakes=self.num_mistakes)
-        with open(written['csv'], encoding='utf-8') as file:
-            macro = list(csv.DictReader(file))[-1]
+        macro = macro_average(
+            per_class_metrics(scores.argmax(axis=1), labels, len(classes)))
         summary = {
-            f'macro_{name}': float(macro[name])
+            f'macro_{name}': macro[name]
             for name in ('precision', 'recall', 'f1')
         }
         for name, value in summary.items():
