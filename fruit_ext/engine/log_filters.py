@@ -20,6 +20,11 @@ STARTUP_DUMPS: Tuple[str, ...] = (
 )
 
 
+#: Lines of the runtime dump still worth a console line.
+RUNTIME_FACTS: Tuple[str, ...] = ('seed:', 'Distributed launcher:',
+                                  'Distributed training:', 'GPU number:')
+
+
 class StartupDumpFilter(logging.Filter):
     """Drop the Runner's environment, config and hook dumps from a handler.
 
@@ -51,13 +56,32 @@ class StartupDumpFilter(logging.Filter):
                 STARTUP_DUMPS):
             return True
         self.dropped += 1
-        if self.dropped == 1:
+        summary = runtime_summary(record.msg)
+        if self.dropped == 1 or summary:
             where = self.log_file or 'the log file'
+            pointer = f'Environment, config and hook order: see {where}'
             note = logging.makeLogRecord(dict(
                 record.__dict__, args=None,
-                msg=f'Environment, config and hook order: see {where}'))
+                msg=f'{summary}. {pointer}' if summary else pointer))
             self.handler.handle(note)
         return False
+
+
+def runtime_summary(message: str) -> str:
+    """One line of the runtime dump's launch facts, or '' for other dumps.
+
+    Args:
+        message: A start-up dump.
+
+    Returns:
+        e.g. ``'Runtime: seed: 0, Distributed launcher: pytorch, Distributed
+        training: True, GPU number: 2'``.
+    """
+    if 'Runtime environment:' not in message:
+        return ''
+    facts = [line.strip() for line in message.splitlines()
+             if line.strip().startswith(RUNTIME_FACTS)]
+    return 'Runtime: ' + ', '.join(facts) if facts else ''
 
 
 def quiet_console(logger: logging.Logger) -> Optional[StartupDumpFilter]:

@@ -169,7 +169,8 @@ class FruitRunner(Runner):
                       for key, value in state_dict.items()}
         fine_tuning = self._mode == 'train'
         check_checkpoint_fits(model, state_dict, filename,
-                              allow_new_head=fine_tuning, logger=self.logger)
+                              allow_new_head=fine_tuning, logger=self.logger,
+                              meta=checkpoint.get('meta'))
         if not fine_tuning:
             check_checkpoint_matches_config(
                 checkpoint.get('meta') or {}, self.cfg, filename)
