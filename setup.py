@@ -45,7 +45,8 @@ setup(
                                 '.mim/configs/**/*.yml']},
     python_requires='>=3.9',
     # mmcv is deliberately not here: mmcv-lite and a full mmcv both provide
-    # the `mmcv` module, so pick one with the extra `lite` (or set_up_env.sh).
+    # the `mmcv` module, so pick one with the extra `lite` (or
+    # tools/setup_env.sh).
     install_requires=parse_requirements('runtime'),
     extras_require={
         'lite': parse_requirements('mminstall'),

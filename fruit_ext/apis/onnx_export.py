@@ -7,10 +7,10 @@ by :class:`fruit_ext.apis.predictor.Predictor`: class names, aliases, and the
 test pipeline's resize/crop with the data preprocessor's mean, std and
 channel order.
 
-It uses torch's TorchScript-based exporter (``dynamo=False``): on torch 2.14
-it exports MobileNetV2 in well under a second with logits equal to PyTorch's
-to ~1e-8, and needs only ``onnx``; the ``torch.export``-based exporter gives
-the same graph but also needs onnxscript and takes ~40x longer here.
+It uses torch's TorchScript-based exporter (``dynamo=False``): it needs only
+``onnx`` and its logits match PyTorch's; the ``torch.export``-based exporter
+gives the same graph but also needs onnxscript and is much slower. Measured
+figures (logit parity, speed, the machine): docs/benchmarks.md#inference.
 """
 import json
 import warnings
