@@ -182,11 +182,21 @@ def test_analyze_results_writes_success_and_fail(demo):
     result = mim_run('analyze_results', config, results, '--out-dir', out,
                      '--topk', '3', cwd=root)
     assert NO_GLYPH not in result.stdout
+    assert 'pictures are named <sample index>_<file name>.png' in \
+        result.stdout
     listed: List[dict] = []
     for kind in ('success', 'fail'):
-        listed += json.loads((out / kind / f'{kind}.json').read_text())
-    assert listed and all(len(item['pred_score']) == 30 for item in listed)
-    assert list(out.glob('*/*.png'))
+        entries = json.loads((out / kind / f'{kind}.json').read_text())
+        pictures = sorted(path.name for path in (out / kind).glob('*.png'))
+        # one entry and one picture per image, although every class folder
+        # holds a 0.jpg
+        assert len({item['sample_idx'] for item in entries}) == len(entries)
+        assert pictures == sorted(f'{item["sample_idx"]}_0.jpg.png'
+                                  for item in entries)
+        assert len(entries) <= 3  # --topk
+        listed += entries
+    assert len(listed) >= 3  # 30 val images, success + fail
+    assert all(len(item['pred_score']) == 30 for item in listed)
 
 
 def test_get_flops_prints_numbers(demo):
