@@ -22,16 +22,30 @@ def _deco_stem(draw: Draw, body: Body, pal: Palette, rng: Rng) -> None:
               width=max(2, int(round(body.r0 * 0.07))), joint='curve')
 
 
-def _deco_stem_stub(draw: Draw, body: Body, pal: Palette, rng: Rng) -> None:
-    """A short stump at the top."""
+def _top_stalk(draw: Draw, body: Body, start: float, length: float,
+               fill: Tuple[int, int, int], width: int) -> None:
+    """A straight stalk along the body's axis, out through the top.
+
+    Args:
+        draw: Drawer of the sprite.
+        body: The fruit body.
+        start: Where the stalk starts inside the body (``t``).
+        length: How far it sticks out beyond the top, in pixels.
+        fill: Stalk colour.
+        width: Line width in pixels.
+    """
     x0, y0 = body.xy(0.0, 0)
-    x1, y1 = body.xy(0.08, 0)
+    x1, y1 = body.xy(start, 0)
     dx, dy = x0 - x1, y0 - y1
     norm = math.hypot(dx, dy) or 1.0
-    length = body.r0 * rng.uniform(0.08, 0.16)
     x2, y2 = x0 + dx / norm * length, y0 + dy / norm * length
-    draw.line([(x1, y1), (x2, y2)], fill=scale(pal.stem, 0.9),
-              width=max(2, int(round(body.r0 * 0.1))))
+    draw.line([(x1, y1), (x2, y2)], fill=fill, width=width)
+
+
+def _deco_stem_stub(draw: Draw, body: Body, pal: Palette, rng: Rng) -> None:
+    """A short stump at the top."""
+    _top_stalk(draw, body, 0.08, body.r0 * rng.uniform(0.08, 0.16),
+               scale(pal.stem, 0.9), max(2, int(round(body.r0 * 0.1))))
 
 
 def _deco_stem_thick(draw: Draw, body: Body, pal: Palette, rng: Rng) -> None:
@@ -196,14 +210,8 @@ def _deco_flames(draw: Draw, body: Body, pal: Palette, rng: Rng) -> None:
 
 def _deco_banana_tips(draw: Draw, body: Body, pal: Palette, rng: Rng) -> None:
     """Stalk at the top and a dark tip at the bottom (banana)."""
-    x0, y0 = body.xy(0.0, 0)
-    x1, y1 = body.xy(0.07, 0)
-    dx, dy = x0 - x1, y0 - y1
-    norm = math.hypot(dx, dy) or 1.0
-    length = body.hl * rng.uniform(0.12, 0.2)
-    draw.line([(x1, y1), (x0 + dx / norm * length, y0 + dy / norm * length)],
-              fill=scale(pal.second, 0.8),
-              width=max(2, int(round(body.hw * 0.32))))
+    _top_stalk(draw, body, 0.07, body.hl * rng.uniform(0.12, 0.2),
+               scale(pal.second, 0.8), max(2, int(round(body.hw * 0.32))))
     xb, yb = body.xy(0.99, 0)
     r = body.hw * 0.14
     draw.ellipse([xb - r, yb - r, xb + r, yb + r], fill=(58, 44, 26))
