@@ -28,7 +28,7 @@ from ..engine.checkpoint_fit import (CheckpointMismatchError, _backbone_of,
                                      check_checkpoint_matches_config,
                                      describe_checkpoint, head_classes,
                                      input_size)
-from .safetensors_format import is_safetensors, read_safetensors
+from ..compat.safetensors_format import is_safetensors, read_safetensors
 
 ModelSpec = Union[str, Config]
 

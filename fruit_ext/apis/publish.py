@@ -19,7 +19,7 @@ import torch
 from ..compat.checkpoint import safe_torch_load
 from ..engine.checkpoint_fit import (CheckpointMismatchError, _meta_config,
                                      check_checkpoint_fits, head_classes)
-from .safetensors_format import write_safetensors
+from ..compat.safetensors_format import write_safetensors
 
 #: Dataset metadata kept in a published checkpoint.
 KEPT_META = ('classes', 'aliases')

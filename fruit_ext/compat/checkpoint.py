@@ -220,7 +220,7 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
         ``{'state_dict', 'meta'}``, so ``load_from`` and ``mim test
         --checkpoint`` take one too).
     """
-    from ..apis.safetensors_format import is_safetensors, read_safetensors
+    from .safetensors_format import is_safetensors, read_safetensors
     filename = os.path.expanduser(filename)
     if os.path.isfile(filename) and is_safetensors(filename):
         return read_safetensors(filename)

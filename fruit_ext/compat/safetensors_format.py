@@ -16,7 +16,7 @@ from typing import Any, Dict, Optional
 
 import torch
 
-from ..compat.checkpoint import CorruptCheckpointError
+from .checkpoint import CorruptCheckpointError
 
 SUFFIX = '.safetensors'
 
