@@ -112,7 +112,8 @@ def test_recipe_trains_with_mim_and_reports_on_mim_test(tmp_path, fruit_tree):
                    str(work_dir)], cwd=tmp_path)
     assert 'ClassCountsHook: ClassBalancedLoss got class counts [2, 2' in \
         trained.stdout
-    assert 'BackboneFreezeHook: epoch 0: backbone frozen' in trained.stdout
+    # stage 1 of LP-FT: the head fitted as a linear probe
+    assert 'LinearProbeHook: head fitted as a linear probe' in trained.stdout
     best = json.loads(
         (work_dir / 'eval_report' / 'best' / 'metrics.json').read_text())
     assert best['epoch'] == 1 and best['metric'] == 'accuracy/top1'

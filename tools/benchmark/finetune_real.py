@@ -3,25 +3,33 @@
 
 Every run trains with a real mmengine Runner on the same exported images, at
 the same image size, epochs and batch size, then evaluates on the held-out
-val split (drawn from the 60,000-image train file) and on images of the
-10,000-image test file (never used for tuning). Compared, per seed:
+val split (drawn from the 60,000-image train file) and on the 10,000-image
+test file (never used for tuning; by default all of it). Rows:
 
+* ``effl0_lp``: the linear probe alone (frozen ImageNet EfficientNet-Lite0,
+  head fitted by L-BFGS, weight decay chosen on val; no training loop);
+* ``effl0_lpft``: configs/efficientnet-lite0_fruit.py, the recipe: LP-FT
+  (``LinearProbeHook`` fits that probe, then everything is fine-tuned);
+* ``effl0_course``: the course recipe on the same ImageNet weights;
+* ``effl0_ft``: the recipe with the old stage 1 (head trained for one frozen
+  epoch, ``BackboneFreezeHook``) instead of the probe;
 * ``mbv2_course`` vs ``mbv2_ft``: MobileNetV2 from scratch with
   configs/mobilenet-v2_fruit.py vs configs/mobilenet-v2_fruit_ft.py;
-* ``effl0_course`` vs ``effl0_ft``: EfficientNet-Lite0 from ImageNet weights
-  with the course recipe vs configs/efficientnet-lite0_fruit.py;
-* ``effl0_ft_scratch``: the same without ImageNet weights;
+* ``effl0_ft_scratch``: the recipe without ImageNet weights;
 * ``effl0_ft_cosine``: ``effl0_ft`` with ``CosineClsHead``;
 * ``effl0_ft_imb`` vs ``effl0_ft_imb_cb``: a 10:1 long-tailed training set,
   without (beta 0) and with class-balanced loss weights.
 
-From-scratch runs of the fine-tuning recipe drop its two choices that only
-make sense for pretrained weights (frozen first epoch, backbone LR x 0.3).
+Each setting (``--settings SIZE:IMAGES_PER_CLASS``, e.g. ``64:50 224:50``)
+runs every row for every seed. From-scratch runs drop the choices that only
+make sense for pretrained weights (probe, frozen epoch, backbone LR x 0.3).
 Runs are interleaved seed by seed, so machine load hits every configuration
-alike; results land in ``WORK/results.json`` and a Markdown table, which
-``--write-docs`` puts in docs/benchmarks.md.
+alike; each run writes ``result.json`` in its folder (an interrupted call
+keeps them), all land in ``WORK/results.json`` and a Markdown table, which
+``--write-docs`` puts in docs/benchmarks.md. Sizes above 128 px are tested on
+a fixed stratified subset of the test file (``--large-test-per-class``).
 
-Example (20-40 min on 2 cores shared with other jobs)::
+Example (about an hour on 2 cores shared with other jobs)::
 
     python tools/benchmark/finetune_real.py --write-docs
 """
@@ -31,20 +39,20 @@ import json
 import multiprocessing
 import os
 import os.path as osp
-import platform
-import re
 import subprocess
 import sys
 import time
-from datetime import date
-from statistics import mean, stdev
 from typing import Dict, List, Optional, Tuple
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-EXPORT = osp.join(REPO, 'tools', 'dataset', 'export_fashion_mnist.py')
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from common import (REPO, DOCS, export, fixed_test_subset,  # noqa: E402
+                    macro_recall, probe_cache, resize_pipeline, set_data,
+                    write_docs)
+from finetune_report import markdown  # noqa: E402
+
+__all__ = ['resize_pipeline', 'write_docs', 'build_config', 'parse_args']
+
 CONVERT = osp.join(REPO, 'tools', 'model_converters', 'efficientnet_lite0.py')
-DOCS = osp.join(REPO, 'docs', 'benchmarks.md')
-SECTION = '## Fine-tuning on real photos'
 RESULT = 'result.json'  # a finished run's figures, in its work dir
 CALLS = 'calls.json'  # wall time of each call that trained runs
 
@@ -56,13 +64,16 @@ EFFNET = dict(
                              model_name='tf_efficientnet_lite0',
                              pretrained=False)),
     data_preprocessor=dict(mean=[127.5] * 3, std=[127.5] * 3))
+OLD_STAGE1 = dict(type='BackboneFreezeHook', freeze=1)
 
 #: name: (config, overrides, imbalanced data, ImageNet weights, scratch-ft)
 RUNS: Dict[str, Tuple[str, dict, bool, bool, bool]] = {
-    'mbv2_course': (COURSE, {}, False, False, False),
-    'mbv2_ft': (FT, {}, False, False, True),
+    'effl0_lp': (EFF_FT, {}, False, True, False),
+    'effl0_lpft': (EFF_FT, {}, False, True, False),
     'effl0_course': (COURSE, EFFNET, False, True, False),
     'effl0_ft': (EFF_FT, {}, False, True, False),
+    'mbv2_course': (COURSE, {}, False, False, False),
+    'mbv2_ft': (FT, {}, False, False, True),
     'effl0_ft_scratch': (EFF_FT, {}, False, False, True),
     'effl0_ft_cosine': (EFF_FT, dict(model=dict(head=dict(
         type='CosineClsHead'))), False, True, False),
@@ -70,60 +81,67 @@ RUNS: Dict[str, Tuple[str, dict, bool, bool, bool]] = {
         beta=0.0)))), True, True, False),
     'effl0_ft_imb_cb': (EFF_FT, {}, True, True, False),
 }
+PROBE_ONLY = {'effl0_lp'}  # fitted, not trained
+#: runs whose stage 1 is the old frozen epoch instead of the probe
+OLD_FT = {'effl0_ft', 'effl0_ft_cosine', 'effl0_ft_imb', 'effl0_ft_imb_cb'}
+DEFAULT_RUNS = ['effl0_lp', 'effl0_lpft', 'effl0_course']
 #: (label, baseline, candidate, metric)
 COMPARISONS = [
+    ('LP-FT recipe vs linear probe', 'effl0_lp', 'effl0_lpft', 'top1'),
+    ('LP-FT recipe vs course recipe', 'effl0_course', 'effl0_lpft', 'top1'),
+    ('linear probe vs course recipe', 'effl0_course', 'effl0_lp', 'top1'),
+    ('LP-FT vs the recipe with a 1-epoch frozen head', 'effl0_ft',
+     'effl0_lpft', 'top1'),
     ('MobileNetV2 from scratch: fine-tuning recipe vs course recipe',
      'mbv2_course', 'mbv2_ft', 'top1'),
-    ('EfficientNet-Lite0 (ImageNet): fine-tuning recipe vs course recipe',
-     'effl0_course', 'effl0_ft', 'top1'),
-    ('EfficientNet-Lite0, fine-tuning recipe: ImageNet weights vs scratch',
-     'effl0_ft_scratch', 'effl0_ft', 'top1'),
     ('EfficientNet-Lite0, fine-tuning recipe: cosine head vs linear head',
      'effl0_ft', 'effl0_ft_cosine', 'top1'),
     ('10:1 imbalanced: class-balanced loss vs plain (macro recall)',
      'effl0_ft_imb', 'effl0_ft_imb_cb', 'macro_recall'),
-    ('10:1 imbalanced: class-balanced loss vs plain (top-1)',
-     'effl0_ft_imb', 'effl0_ft_imb_cb', 'top1'),
 ]
 
 
-def resize_pipeline(pipeline: List[dict], size: int) -> List[dict]:
-    """The same transforms, producing ``size`` px images instead of 224.
+def _hooks(cfg, name: str, scratch_ft: bool) -> List[dict]:
+    """The run's custom hooks: stage 1 as the row says, an eval report."""
+    hooks = [hook for hook in cfg.get('custom_hooks', [])
+             if hook['type'] != 'EvalReportHook']
+    if scratch_ft or name in OLD_FT:
+        hooks = [h for h in hooks if h['type'] not in (
+            'LinearProbeHook', 'BackboneFreezeHook')]
+    if name in OLD_FT and not scratch_ft:
+        hooks.append(copy.deepcopy(OLD_STAGE1))
+    for hook in hooks:
+        if hook['type'] == 'LinearProbeHook':  # one cache for all runs
+            hook['cache_dir'] = probe_cache(cfg.work_dir)
+    return hooks + [dict(type='EvalReportHook')]
 
-    Args:
-        pipeline: Transform configs.
-        size: Output side in pixels.
 
-    Returns:
-        New transform configs.
+def _pilot_override(cfg, override: Optional[str]) -> None:
+    """Merge a pilot variant's JSON into the config (tuning on val only).
+
+    The key ``probe_hook`` updates ``LinearProbeHook``'s arguments.
     """
-    out = []
-    for transform in copy.deepcopy(pipeline):
-        kind = transform['type']
-        if 'min_size' in transform:  # reduced JPEG decoding
-            transform['min_size'] = round(size * 256 / 224)
-        if kind.endswith('RandomResizedCrop'):
-            transform['scale'] = size
-        elif kind == 'ResizeEdge':
-            transform['scale'] = round(size * 256 / 224)
-        elif kind == 'CenterCrop':
-            transform['crop_size'] = size
-        elif kind == 'Resize':
-            transform['scale'] = (size, size)
-        out.append(transform)
-    return out
+    if not override:
+        return
+    override = json.loads(override)
+    for hook in cfg.custom_hooks:
+        if hook['type'] == 'LinearProbeHook':
+            hook.update(override.pop('probe_hook', {}))
+    cfg.merge_from_dict(override)
 
 
 def build_config(name: str, data_root: str, work_dir: str, seed: int,
-                 args: argparse.Namespace) -> str:
+                 args: argparse.Namespace,
+                 test_root: Optional[str] = None) -> str:
     """Write the config of one run and return its path.
 
     Args:
         name: Key of :data:`RUNS`.
-        data_root: Exported dataset root.
+        data_root: Exported dataset root (train, val and test splits).
         work_dir: The run's work dir.
         seed: Random seed.
         args: Benchmark arguments (size, epochs, batch, checkpoint).
+        test_root: Dataset root of the test split (default: ``data_root``).
 
     Returns:
         Path of the written config.
@@ -133,30 +151,19 @@ def build_config(name: str, data_root: str, work_dir: str, seed: int,
     cfg = Config.fromfile(osp.join(REPO, config))
     cfg.merge_from_dict(copy.deepcopy(overrides))  # merging consumes _delete_
     cfg.load_from = osp.abspath(args.checkpoint) if pretrained else None
-    hooks = [hook for hook in cfg.get('custom_hooks', [])
-             if hook['type'] != 'EvalReportHook']
-    if scratch_ft:  # random init: nothing to keep frozen or slow
-        hooks = [h for h in hooks if h['type'] != 'BackboneFreezeHook']
+    cfg.work_dir = work_dir
+    cfg.custom_hooks = _hooks(cfg, name, scratch_ft)
+    _pilot_override(cfg, getattr(args, 'override', None))
+    if scratch_ft:  # random init: no probe, nothing slow (lr as tuned for
+        # training from scratch, docs/finetune.md)
         cfg.optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult = 1.0
-    cfg.custom_hooks = hooks + [dict(type='EvalReportHook')]
-    train_pipeline = resize_pipeline(cfg.train_dataloader.dataset.pipeline,
-                                     args.size)
-    test_pipeline = resize_pipeline(cfg.val_dataloader.dataset.pipeline,
-                                    args.size)
-    loader = dict(num_workers=0, persistent_workers=False)
-    dataset = dict(data_root=data_root, classes='folders')
-    cfg.train_dataloader.update(loader, batch_size=args.batch_size)
-    cfg.train_dataloader.dataset.update(dataset, pipeline=train_pipeline)
-    for split in ('val', 'test'):
-        loader_cfg = copy.deepcopy(cfg.val_dataloader)
-        loader_cfg.update(loader, batch_size=64)
-        loader_cfg.dataset.update(dataset, split=split, data_prefix='',
-                                  pipeline=test_pipeline)
-        cfg[f'{split}_dataloader'] = loader_cfg
-    cfg.test_evaluator = cfg.val_evaluator
+        cfg.optim_wrapper.optimizer.lr = 3e-3
+    set_data(cfg, data_root, test_root or data_root, args)
     cfg.data_preprocessor.num_classes = 10
     cfg.model.head.num_classes = 10
-    cfg.train_cfg.update(max_epochs=args.epochs, val_interval=args.epochs + 1)
+    # validate after the last epoch: LinearProbeHook compares it with the
+    # probe and keeps the better model
+    cfg.train_cfg.update(max_epochs=args.epochs, val_interval=args.epochs)
     for scheduler in cfg.param_scheduler if isinstance(
             cfg.param_scheduler, list) else [cfg.param_scheduler]:
         if scheduler['type'] == 'CosineAnnealingLR':
@@ -165,28 +172,49 @@ def build_config(name: str, data_root: str, work_dir: str, seed: int,
                                         save_last=False, save_best=None)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=50)
     cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.work_dir = work_dir
     os.makedirs(work_dir, exist_ok=True)
     path = osp.join(work_dir, 'config.py')
     cfg.dump(path)
     return path
 
 
-def macro_recall(csv_path: str) -> float:
-    """Macro-averaged recall from an EvalReportHook CSV.
+def _probe_run(cfg) -> dict:
+    """``effl0_lp``: fit the probe, evaluate it on val and test."""
+    from fruit_ext.engine import head_macro_recall, probe_config
+    report = probe_config(cfg, cache_dir=probe_cache(cfg.work_dir))
+    result = report['result']
+    return dict(val_top1=result.val_top1, val_macro_recall=None,
+                top1=report['test_top1'],
+                macro_recall=report['test_macro_recall'],
+                weight_decay=result.weight_decay)
 
-    Args:
-        csv_path: ``per_class.csv``.
 
-    Returns:
-        Recall in percent.
-    """
-    with open(csv_path, encoding='utf-8') as file:
-        return float(file.read().strip().splitlines()[-1].split(',')[3])
+def _train_run(cfg) -> dict:
+    """Train with a Runner, evaluate on val and test."""
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    # the loops themselves, not runner.val()/test(): those call before_run
+    # hooks again, and EMAHook's would reset the averaged weights
+    val = runner.val_loop.run()
+    figures = dict(val_top1=val['accuracy/top1'],
+                   val_macro_recall=macro_recall(osp.join(
+                       cfg.work_dir, 'eval_report', 'last', 'per_class.csv')))
+    if cfg.get('test_dataloader'):
+        figures.update(
+            top1=runner.test_loop.run()['accuracy/top1'],
+            macro_recall=macro_recall(osp.join(
+                cfg.work_dir, 'eval_report', 'test', 'per_class.csv')))
+    for hook in runner.hooks:
+        if type(hook).__name__ == 'LinearProbeHook' and hook.summary:
+            figures.update(probe_val_top1=hook.summary['val_top1'],
+                           finetuned_val_top1=hook.finetuned_val,
+                           kept=hook.kept or 'fine-tuned')
+    return figures
 
 
 def run_one(task: Tuple[str, int, str]) -> dict:
-    """Train one configuration, then evaluate on val and test.
+    """Train (or probe) one configuration, evaluate on val and test.
 
     Runs in a fresh process (one task per worker process).
 
@@ -194,7 +222,7 @@ def run_one(task: Tuple[str, int, str]) -> dict:
         task: (run name, seed, config path).
 
     Returns:
-        The run's figures.
+        The run's figures, also written to ``result.json`` in its folder.
     """
     name, seed, config = task
     log = os.open(osp.join(osp.dirname(config), 'run.log'),
@@ -205,217 +233,136 @@ def run_one(task: Tuple[str, int, str]) -> dict:
     torch.set_num_threads(1)
     import fruit_ext  # noqa: F401
     from mmengine.config import Config
-    from mmengine.runner import Runner
     cfg = Config.fromfile(config)
     start = time.perf_counter()
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    train_s = time.perf_counter() - start
-    # the loops themselves, not runner.val()/test(): those call before_run
-    # hooks again, and EMAHook's would reset the averaged weights
-    val = runner.val_loop.run()
-    val_recall = macro_recall(
-        osp.join(cfg.work_dir, 'eval_report', 'last', 'per_class.csv'))
-    test = runner.test_loop.run()
-    test_recall = macro_recall(
-        osp.join(cfg.work_dir, 'eval_report', 'test', 'per_class.csv'))
-    result = dict(name=name, seed=seed, train_s=round(train_s, 1),
-                  val_top1=val['accuracy/top1'], val_macro_recall=val_recall,
-                  top1=test['accuracy/top1'], macro_recall=test_recall)
+    load_start = os.getloadavg()[0]
+    figures = _probe_run(cfg) if name in PROBE_ONLY else _train_run(cfg)
+    setting = osp.basename(osp.dirname(cfg.work_dir))
+    result = dict(name=name, seed=seed, setting=setting,
+                  train_s=round(time.perf_counter() - start, 1),
+                  load_start=load_start, load_end=os.getloadavg()[0],
+                  **figures)
     with open(osp.join(cfg.work_dir, RESULT), 'w') as file:
         json.dump(result, file)
     return result
 
 
-def export(root: str, seed: int, imbalanced: bool,
-           args: argparse.Namespace) -> str:
-    """Export one seed's images with the real export tool.
-
-    Args:
-        root: Benchmark work dir.
-        seed: Data seed.
-        imbalanced: Long-tailed training split.
-        args: Benchmark arguments.
-
-    Returns:
-        The dataset root.
-    """
-    out = osp.join(root, 'data', f"{'imb' if imbalanced else 'bal'}_{seed}")
-    if osp.isdir(osp.join(out, 'test')):
-        return out
-    cmd = [sys.executable, EXPORT, out, '--overwrite', '--seed', str(seed),
-           '--train-per-class', str(args.train_per_class),
-           '--val-per-class', str(args.val_per_class),
-           '--test-per-class', str(args.test_per_class),
-           '--imbalance', str(args.imbalance if imbalanced else 1)]
-    if args.source:
-        cmd += ['--source', args.source]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return out
-
-
-def summarise(results: List[dict]) -> Dict[str, Dict[str, List[float]]]:
-    """Collect figures per run name.
-
-    Args:
-        results: Per-run figures.
-
-    Returns:
-        name -> metric -> values in seed order.
-    """
-    table: Dict[str, Dict[str, List[float]]] = {}
-    for result in sorted(results, key=lambda r: r['seed']):
-        row = table.setdefault(result['name'], {})
-        for key, value in result.items():
-            if key not in ('name', 'seed'):
-                row.setdefault(key, []).append(value)
-    return table
-
-
-def _ms(values: List[float]) -> str:
-    spread = stdev(values) if len(values) > 1 else float('nan')
-    return f'{mean(values):.2f} ± {spread:.2f}'
-
-
-def markdown(results: List[dict], args: argparse.Namespace,
-             calls: List[dict]) -> str:
-    """The results as Markdown: setup, per-run table, comparisons.
-
-    Args:
-        results: Per-run figures.
-        args: Benchmark arguments.
-        calls: ``{'runs', 'wall_s'}`` of each call that trained runs.
-
-    Returns:
-        Markdown text.
-    """
-    table = summarise(results)
-    seeds = sorted({r['seed'] for r in results})
-    wall = sum(call['wall_s'] for call in calls) / 60
-    if len(calls) > 1:
-        wall_text = f'{wall:.1f} min wall over {len(calls)} calls (' + \
-            ', then '.join(f"{c['runs']} runs in {c['wall_s'] / 60:.1f} min"
-                           for c in calls) + '; an interrupted call is ' \
-            'resumed, its finished runs kept)'
-    else:
-        wall_text = f'{wall:.1f} min wall'
-    lines = [
-        f'Measured {date.today().isoformat()} by `python '
-        f'tools/benchmark/finetune_real.py` on {platform.machine()}, '
-        f'{os.cpu_count()} CPU cores shared with other jobs, '
-        f'{args.jobs} runs at a time, 1 thread each: {wall_text}.',
-        '',
-        f'Data: Fashion-MNIST from the Debian package `dataset-fashion-mnist`'
-        f' (real 28x28 product photos, 10 classes), exported by '
-        f'`tools/dataset/export_fashion_mnist.py`: {args.train_per_class} '
-        f'train and {args.val_per_class} val images per class, both from the'
-        f' 60,000-image train file, plus {args.test_per_class} per class '
-        'from the 10,000-image test file (never used for tuning); the '
-        f'imbalanced set keeps {args.train_per_class} down to '
-        f'{args.train_per_class / args.imbalance:.0f} training images per '
-        f'class ({args.imbalance:g}:1, exponential profile). Budget per run:'
-        f' {args.size} px, {args.epochs} epochs, batch {args.batch_size}. '
-        f'Seeds {", ".join(map(str, seeds))} (the seed picks the images and '
-        'the training randomness). Figures: mean ± sample std over seeds, '
-        'in %; "test" is the test-file subset, "val" the held-out split; '
-        'both are balanced, so there macro recall equals top-1. The '
-        "fine-tuning recipe's settings were chosen on the val split of "
-        'other (pilot) seeds, see docs/finetune.md.',
-        '',
-        '| run | test top-1 | val top-1 | test macro recall | train s |',
-        '|---|---|---|---|---|',
-    ]
-    for name in RUNS:
-        if name in table:
-            row = table[name]
-            lines.append(
-                f'| `{name}` | {_ms(row["top1"])} | {_ms(row["val_top1"])} '
-                f'| {_ms(row["macro_recall"])} | {mean(row["train_s"]):.0f} |')
-    lines += ['', '| comparison (candidate - baseline, paired by seed) | '
-              'test | val | per-seed test differences | beats spread? |',
-              '|---|---|---|---|---|']
-    for label, base, cand, metric in COMPARISONS:
-        if base not in table or cand not in table:
-            continue
-        val_metric = 'val_top1' if metric == 'top1' else 'val_macro_recall'
-        diffs = [c - b for b, c in zip(table[base][metric],
-                                       table[cand][metric])]
-        val_diffs = [c - b for b, c in zip(table[base][val_metric],
-                                           table[cand][val_metric])]
-        spread = max(stdev(table[base][metric]) if len(diffs) > 1 else 0,
-                     stdev(table[cand][metric]) if len(diffs) > 1 else 0)
-        verdict = 'yes' if mean(diffs) > spread else 'no'
-        lines.append(
-            f'| {label} | {mean(diffs):+.2f} | {mean(val_diffs):+.2f} | '
-            f'{" ".join(f"{d:+.1f}" for d in diffs)} | {verdict} '
-            f'(spread {spread:.2f}) |')
-    return '\n'.join(lines) + '\n'
-
-
-def write_docs(text: str, path: str = DOCS) -> None:
-    """Replace the body of the benchmark's section in docs/benchmarks.md.
-
-    Args:
-        text: New section body.
-        path: The Markdown file.
-    """
-    with open(path, encoding='utf-8') as file:
-        doc = file.read()
-    pattern = re.compile(rf'({re.escape(SECTION)}\n)(.*?)(?=\n## |\Z)', re.S)
-    if not pattern.search(doc):
-        raise SystemExit(f'{path}: no "{SECTION}" section to fill.')
-    doc = pattern.sub(lambda m: m.group(1) + '\n' + text, doc, count=1)
-    with open(path, 'w', encoding='utf-8') as file:
-        file.write(doc)
-
-
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--work-dir', default='work_dirs/finetune_real')
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--work-dir', default='work_dirs/finetune_real',
+                        help='folder for the data, runs and results')
     parser.add_argument('--source', help='Fashion-MNIST IDX folder '
                         '(default: the Debian package location)')
     parser.add_argument('--checkpoint',
                         default='checkpoints/efficientnet-lite0_in1k.pth',
                         help='converted EfficientNet-Lite0 (made if missing)')
-    parser.add_argument('--runs', nargs='+', default=list(RUNS),
-                        choices=list(RUNS))
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--size', type=int, default=64)
-    parser.add_argument('--epochs', type=int, default=5)
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--train-per-class', type=int, default=50)
-    parser.add_argument('--val-per-class', type=int, default=20)
-    parser.add_argument('--test-per-class', type=int, default=60)
-    parser.add_argument('--imbalance', type=float, default=10.0)
+    parser.add_argument('--runs', nargs='+', default=DEFAULT_RUNS,
+                        choices=list(RUNS), help='recipes to run')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
+                        help='seeds, one run of each recipe per seed')
+    parser.add_argument('--settings', nargs='+',
+                        default=['64:50', '224:50:2:effl0_lp+effl0_lpft',
+                                 '64:200::effl0_lp+effl0_lpft'],
+                        help='SIZE:TRAIN_IMAGES_PER_CLASS[:EPOCHS[:RUN+RUN]]'
+                        ' (defaults: --epochs, --runs)')
+    parser.add_argument('--size', type=int, default=64,
+                        help='(set per setting)')
+    parser.add_argument('--epochs', type=int, default=5,
+                        help='training epochs per run')
+    parser.add_argument('--batch-size', type=int, default=32,
+                        help='images per batch')
+    parser.add_argument('--train-per-class', type=int, default=50,
+                        help='(set per setting)')
+    parser.add_argument('--val-per-class', type=int, default=20,
+                        help='validation images per class')
+    parser.add_argument('--test-per-class', type=int, default=1000,
+                        help='from the test file; 1000 is all of it')
+    parser.add_argument('--large-test-per-class', type=int, default=200,
+                        help='fixed test subset above 128 px (0: full)')
+    parser.add_argument('--imbalance', type=float, default=10.0,
+                        help='largest / smallest training class')
     parser.add_argument('--jobs', type=int, default=2,
                         help='runs in parallel (1 thread each)')
+    parser.add_argument('--override', help='pilot tuning: JSON merged into '
+                        "every run's config (key probe_hook: LinearProbeHook "
+                        'arguments); use with --test-per-class 0')
     parser.add_argument('--rerun', action='store_true',
                         help='train again runs finished by an earlier call '
                         '(default: reuse their result.json)')
+    parser.add_argument('--setting-major', action='store_true',
+                        help='all seeds of the first setting first '
+                        '(default: seed by seed over the settings)')
+    parser.add_argument('--report-only', action='store_true',
+                        help='only tabulate runs finished earlier')
     parser.add_argument('--write-docs', action='store_true',
-                        help='put the table into docs/benchmarks.md')
+                        help='put the tables into docs/benchmarks.md')
     return parser.parse_args(argv)
 
 
-def main() -> None:
-    """Export data, run every configuration and seed, report."""
-    args = parse_args()
-    root = osp.abspath(args.work_dir)
-    if not osp.isfile(args.checkpoint) and any(RUNS[n][3] for n in args.runs):
-        subprocess.run([sys.executable, CONVERT, args.checkpoint], check=True)
+def _setting_args(args: argparse.Namespace, setting: str):
+    """Arguments of one ``SIZE:IMAGES_PER_CLASS[:EPOCHS[:RUN+RUN...]]``."""
+    parts = setting.split(':')
+    epochs = int(parts[2]) if len(parts) > 2 and parts[2] else args.epochs
+    runs = parts[3].split('+') if len(parts) > 3 else args.runs
+    unknown = set(runs) - set(RUNS)
+    if unknown:
+        raise SystemExit(f'--settings {setting}: unknown runs {unknown}')
+    return argparse.Namespace(**dict(
+        vars(args), size=int(parts[0]), train_per_class=int(parts[1]),
+        epochs=epochs, runs=[name for name in args.runs if name in runs]
+        if len(parts) <= 3 else runs))
+
+
+def plan(args: argparse.Namespace, root: str):
+    """Tasks to run and results already there, interleaved seed by seed.
+
+    Args:
+        args: Benchmark arguments.
+        root: Benchmark work dir.
+
+    Returns:
+        (tasks, finished results).
+    """
     tasks, results = [], []
-    for seed in args.seeds:  # interleaved: every config once per seed
-        for name in args.runs:
-            work_dir = osp.join(root, 'runs', f'{name}_seed{seed}')
+    pairs = [(seed, setting) for seed in args.seeds
+             for setting in args.settings]  # an early stop covers settings
+    if args.setting_major:  # one setting's seeds first
+        pairs.sort(key=lambda pair: args.settings.index(pair[1]))
+    for seed, setting in pairs:
+        sargs = _setting_args(args, setting)
+        tag = (f's{sargs.size}_n{sargs.train_per_class}'
+               f'_e{sargs.epochs}')
+        for name in sargs.runs:
+            work_dir = osp.join(root, 'runs', tag, f'{name}_seed{seed}')
             done = osp.join(work_dir, RESULT)
             if osp.isfile(done) and not args.rerun:
                 with open(done) as file:  # finished by an earlier call
                     results.append(json.load(file))
                 continue
-            data = export(root, seed, RUNS[name][2], args)
-            tasks.append((name, seed,
-                          build_config(name, data, work_dir, seed, args)))
+            data = export(root, seed, RUNS[name][2], sargs)
+            test_root = data
+            if sargs.size > 128 and args.large_test_per_class:
+                test_root = fixed_test_subset(
+                    data, osp.join(root, 'data', 'test_fixed_'
+                                   f'{args.large_test_per_class}'),
+                    args.large_test_per_class)
+            tasks.append((name, seed, build_config(
+                name, data, work_dir, seed, sargs, test_root)))
+    return tasks, results
+
+
+def main() -> None:
+    """Export data, run every configuration, setting and seed, report."""
+    args = parse_args()
+    root = osp.abspath(args.work_dir)
+    if not osp.isfile(args.checkpoint):
+        subprocess.run([sys.executable, CONVERT, args.checkpoint], check=True)
+    tasks, results = plan(args, root)
+    if args.report_only:  # tables of the finished runs, nothing trained
+        tasks = []
     from rich.progress import Progress
     start = time.perf_counter()
     calls_path = osp.join(root, CALLS)
@@ -438,7 +385,7 @@ def main() -> None:
                           wall_s=round(time.perf_counter() - start, 1)))
         with open(calls_path, 'w') as file:
             json.dump(calls, file)
-    text = markdown(results, args, calls)
+    text = markdown(results, args, calls, list(RUNS), COMPARISONS)
     print(text)
     if args.write_docs:
         write_docs(text)

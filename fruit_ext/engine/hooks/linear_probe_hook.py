@@ -1,0 +1,228 @@
+"""LP-FT: fit the head as a linear probe before fine-tuning everything."""
+import copy
+import os.path as osp
+from typing import Dict, Optional, Sequence
+
+import torch
+from mmengine.dist import broadcast, broadcast_object_list, get_rank, \
+    get_world_size
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpretrain.registry import HOOKS
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..linear_probe import DEFAULT_WEIGHT_DECAYS
+from ..probe_config import probe_model
+
+META_KEY = 'linear_probe'
+
+
+@HOOKS.register_module()
+class LinearProbeHook(Hook):
+    """Stage 1 of LP-FT (Kumar et al., ICLR 2022): a converged probe head.
+
+    Before the first training iteration the backbone runs once, in eval
+    mode, over the training set (val pipeline; features cached in
+    ``cache_dir``), the model's head is fitted to convergence on those
+    features by L-BFGS with the head's own loss, its weight decay chosen on
+    the val split (:func:`fruit_ext.engine.probe_model`), and loaded into
+    the model. The Runner then fine-tunes everything with the configured
+    optimizer and schedule. The probe's val top-1 is logged next to every
+    validation's top-1 (``val/probe_top1``). With ``keep_better``, if the
+    last validation of training scores below the probe, the model gets the
+    stage-1 weights back and the log says so; the stage-1 model is also
+    saved as ``{work_dir}/linear_probe.pth``.
+
+    Runs after ``load_from``; a resumed run (iteration > 0) does not refit:
+    the head is in the checkpoint, the probe's figures in its meta. Under
+    DDP, rank 0 fits and broadcasts the head, so every rank holds the same.
+    Compose with ``ClassCountsHook`` (higher priority: the class-balanced
+    loss has its counts before the fit) and, if wanted,
+    ``BackboneFreezeHook``.
+
+    Args:
+        weight_decays: L2 grid chosen from on val.
+        max_iter: L-BFGS iterations per fit.
+        cache_dir: Feature cache, relative to the work dir (or absolute);
+            None keeps features in memory only.
+        batch_size: Images per forward pass while extracting features.
+        keep_better: Restore the stage-1 weights when fine-tuning ends
+            below the probe on val.
+        save_stage1: Save ``linear_probe.pth`` after stage 1.
+        norm_eval: Keep the backbone's BatchNorm layers in eval mode while
+            fine-tuning (running statistics of the pretrained model, the
+            ones the probe was fitted on).
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, weight_decays: Sequence[float] = DEFAULT_WEIGHT_DECAYS,
+                 max_iter: int = 300, cache_dir: Optional[str] = 'probe_cache',
+                 batch_size: int = 64, keep_better: bool = True,
+                 save_stage1: bool = True, norm_eval: bool = False):
+        self.weight_decays = tuple(weight_decays)
+        self.max_iter = max_iter
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.keep_better = keep_better
+        self.save_stage1 = save_stage1
+        self.norm_eval = norm_eval
+        self.summary: Optional[dict] = None
+        self.kept: Optional[str] = None  # 'probe' or 'fine-tuned'
+        self.fitted = False
+        self._loaded_meta: Optional[dict] = None
+        self._stage1: Optional[Dict[str, torch.Tensor]] = None
+        self.finetuned_val: Optional[float] = None  # last val in training
+        self._training = False
+
+    @staticmethod
+    def _model(runner):
+        model = runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def _fit(self, runner) -> None:
+        """Rank 0 fits; the head and the summary go to every rank."""
+        model = self._model(runner)
+        summary = [None]
+        if get_rank() == 0:
+            cache = self.cache_dir and osp.join(runner.work_dir,
+                                                self.cache_dir)
+            result = probe_model(model, runner.cfg, cache, self.weight_decays,
+                                 self.max_iter, self.batch_size,
+                                 runner.logger)
+            model.head.load_state_dict(result.head_state)
+            summary = [dict(result.summary(), seconds=round(result.seconds,
+                                                            2))]
+        if get_world_size() > 1:
+            for tensor in model.head.state_dict().values():
+                broadcast(tensor, src=0)
+            broadcast_object_list(summary, src=0)
+        self.summary = summary[0]
+        self.fitted = True
+
+    def _log_fit(self, runner) -> None:
+        grid = ', '.join(f'{k}: {v:.2f}'
+                         for k, v in self.summary['val_by_decay'].items())
+        val = self.summary['val_top1']
+        runner.logger.info(
+            f'LinearProbeHook: head fitted as a linear probe in '
+            f"{self.summary['seconds']:.1f} s (weight decay "
+            f"{self.summary['weight_decay']:g}, chosen on val: {grid}); "
+            f"train top-1 {self.summary['train_top1']:.2f}, loss "
+            f"{self.summary['train_loss']:.4f}; probe val top-1 "
+            f"{'n/a' if val is None else f'{val:.2f}'}. Fine-tuning starts "
+            'from it.')
+
+    def before_train(self, runner) -> None:
+        """Fit and load the probe head, unless resuming after stage 1.
+
+        Args:
+            runner: The mmengine Runner.
+        """
+        self._training = True
+        if runner.iter > 0:
+            self.summary = (self._loaded_meta or {}).get(META_KEY)
+            val = (self.summary or {}).get('val_top1')
+            runner.logger.info(
+                f'LinearProbeHook: resumed at iteration {runner.iter}: the '
+                'head comes from the checkpoint, no refit (probe val top-1 '
+                f"{'unknown' if val is None else f'{val:.2f}'}).")
+            return
+        self._fit(runner)
+        self._log_fit(runner)
+        self._stage1 = {k: v.detach().clone() for k, v in
+                        self._model(runner).state_dict().items()}
+        if self.save_stage1:
+            runner.save_checkpoint(runner.work_dir, 'linear_probe.pth',
+                                   save_optimizer=False,
+                                   save_param_scheduler=False)
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch: Optional[dict] = None) -> None:
+        """With ``norm_eval``, keep the backbone's BatchNorm in eval mode.
+
+        Args:
+            runner: The mmengine Runner.
+            batch_idx: Index of the batch in the epoch.
+            data_batch: The batch.
+        """
+        if not self.norm_eval:
+            return
+        for module in self._model(runner).backbone.modules():
+            if isinstance(module, _BatchNorm) and module.training:
+                module.eval()
+
+    def after_val_epoch(self, runner,
+                        metrics: Optional[Dict[str, float]] = None) -> None:
+        """Put the probe's val top-1 next to this validation's.
+
+        Args:
+            runner: The mmengine Runner.
+            metrics: This validation's metrics.
+        """
+        probe = (self.summary or {}).get('val_top1')
+        if probe is None:
+            return
+        runner.message_hub.update_scalar('val/probe_top1', probe)
+        top1 = (metrics or {}).get('accuracy/top1')
+        if top1 is None or not self._training:
+            return
+        self.finetuned_val = float(top1)
+        verdict = 'ahead of' if top1 > probe else 'NOT ahead of'
+        runner.logger.info(
+            f'LinearProbeHook: epoch {runner.epoch} val top-1 {top1:.2f} vs '
+            f'linear probe {probe:.2f}: fine-tuning is {verdict} the probe '
+            f'({top1 - probe:+.2f}).')
+
+    def after_train(self, runner) -> None:
+        """Keep the better of the probe and the fine-tuned model (on val).
+
+        Args:
+            runner: The mmengine Runner.
+        """
+        self._training = False
+        probe = (self.summary or {}).get('val_top1')
+        if not self.keep_better or probe is None:
+            return
+        if self.finetuned_val is None:
+            runner.logger.warning(
+                'LinearProbeHook: no validation during training, so the '
+                'fine-tuned model was not compared with the probe.')
+            return
+        if self.finetuned_val >= probe - 1e-6:  # a tie: fine-tuned
+            self.kept = 'fine-tuned'
+            return
+        if self._stage1 is None:
+            runner.logger.warning(
+                f'LinearProbeHook: fine-tuning ended below the probe on val '
+                f'({self.finetuned_val:.2f} < {probe:.2f}); the stage-1 '
+                'weights of the interrupted run are in linear_probe.pth.')
+            return
+        self._model(runner).load_state_dict(self._stage1)
+        self.kept = 'probe'
+        runner.logger.warning(
+            f'LinearProbeHook: fine-tuning ended below the linear probe on '
+            f'val ({self.finetuned_val:.2f} < {probe:.2f}): the model now '
+            'holds the stage-1 (probe) weights, saved as '
+            f"{osp.join(runner.work_dir, 'linear_probe.pth')}; the epoch "
+            'checkpoints hold the fine-tuned ones.')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Store the probe's figures in the checkpoint's meta.
+
+        Args:
+            runner: The mmengine Runner.
+            checkpoint: The checkpoint being saved.
+        """
+        if self.summary is not None:
+            checkpoint.setdefault('meta', {})[META_KEY] = copy.deepcopy(
+                self.summary)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Remember the loaded checkpoint's meta (for a resumed run).
+
+        Args:
+            runner: The mmengine Runner.
+            checkpoint: The loaded checkpoint.
+        """
+        self._loaded_meta = checkpoint.get('meta') or {}
