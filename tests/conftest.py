@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from fruit_ext.datasets import FRUIT30_CLASSES
@@ -116,6 +117,17 @@ def run(cmd: List[str], cwd: Path = REPO, timeout: int = 600,
         pytest.fail(f'{" ".join(map(str, cmd))} exited {result.returncode}:\n'
                     f'{result.stdout[-6000:]}')
     return result
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """One torch thread for a module's in-process training (on a busy 2-core
+    host two threads stall each other); use with
+    ``pytestmark = pytest.mark.usefixtures('one_thread')``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='session')

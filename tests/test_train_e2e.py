@@ -1,4 +1,6 @@
 """End to end through real `mim` processes on tiny generated images."""
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -114,10 +116,21 @@ def test_image_demo_tool_prints_prediction(trained, fruit_tree, tmp_path):
     config, work_dir, _ = trained
     image = next((fruit_tree / 'val' / '苹果-红').glob('*.jpg'))
     out = tmp_path / 'demo.png'
+    checkpoint = str(work_dir / 'epoch_1.pth')
     result = run([sys.executable, 'tools/image_demo.py', str(image),
-                  str(config), str(work_dir / 'epoch_1.pth'), '--out-file',
-                  str(out)])
+                  str(config), checkpoint, '--out-file', str(out)])
     assert '"pred_class"' in result.stdout and out.is_file()
+    printed = json.loads(
+        re.search(r'\{"pred_label"[^{}]*\}', result.stdout).group())
+    assert printed['pred_class'] in FRUIT30_CLASSES
+    assert FRUIT30_CLASSES[printed['pred_label']] == printed['pred_class']
+    assert 0.0 <= printed['pred_score'] <= 1.0
+    # the same prediction as the Python API on the same image
+    expected = inference_model(init_model(str(config), checkpoint),
+                               str(image))
+    assert printed['pred_class'] == expected['pred_class']
+    assert printed['pred_score'] == pytest.approx(expected['pred_score'],
+                                                  abs=1e-4)
 
 
 def test_missing_checkpoint_is_a_clear_error(trained, tmp_path):
