@@ -1,7 +1,6 @@
 """What the tests need comes from the set-up, not from Debian packages:
 real photos from wheels when opencv-doc is absent, a CJK font from PyPI."""
 import importlib.util
-from pathlib import Path
 
 from PIL import Image
 

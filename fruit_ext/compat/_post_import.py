@@ -6,10 +6,11 @@ them. :func:`when_imported` patches a module at once when it is already
 imported, and otherwise right after its first import.
 """
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 from types import ModuleType
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Sequence
 
 _PENDING: Dict[str, List[Callable[[ModuleType], None]]] = {}
 
@@ -17,7 +18,9 @@ _PENDING: Dict[str, List[Callable[[ModuleType], None]]] = {}
 class _AfterImportFinder(importlib.abc.MetaPathFinder):
     """A meta path finder that only wraps the loaders of watched modules."""
 
-    def find_spec(self, fullname, path, target=None):
+    def find_spec(self, fullname: str, path: Optional[Sequence[str]],
+                  target: Optional[ModuleType] = None
+                  ) -> Optional[importlib.machinery.ModuleSpec]:
         """Find a watched module's spec and wrap its loader's exec_module.
 
         Args:

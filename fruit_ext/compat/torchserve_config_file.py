@@ -17,7 +17,7 @@ patched when it is imported, not imported by ``fruit_ext``.
 import argparse
 import dataclasses
 from types import ModuleType
-from typing import Any, List
+from typing import Any, Dict
 
 from ._log import log_once
 from ._post_import import when_imported
@@ -26,7 +26,8 @@ MODULE = 'model_archiver.model_packaging_utils'
 _state: dict = {'utils': None, 'original': None}
 
 
-def missing_fields(config_class: type, args: argparse.Namespace) -> List[str]:
+def missing_fields(config_class: type,
+                   args: argparse.Namespace) -> Dict[str, Any]:
     """Fields of ``ModelArchiverConfig`` with a default that ``args`` lacks.
 
     Args:
@@ -35,11 +36,12 @@ def missing_fields(config_class: type, args: argparse.Namespace) -> List[str]:
         args: The Namespace a caller built by hand.
 
     Returns:
-        The field names.
+        Field name -> its default.
     """
-    return [field.name for field in dataclasses.fields(config_class)
+    return {field.name: field.default
+            for field in dataclasses.fields(config_class)
             if not hasattr(args, field.name)
-            and field.default is not dataclasses.MISSING]
+            and field.default is not dataclasses.MISSING}
 
 
 def _patch(module: ModuleType) -> None:
@@ -51,9 +53,7 @@ def _patch(module: ModuleType) -> None:
 
     def generate_manifest_json(config: Any) -> str:
         if isinstance(config, argparse.Namespace):
-            for name in missing_fields(config_class, config):
-                default = next(f.default for f in dataclasses.fields(
-                    config_class) if f.name == name)
+            for name, default in missing_fields(config_class, config).items():
                 setattr(config, name, default)
                 log_once(f'archiver-{name}', f'torch-model-archiver: '
                          f'{name}={default!r} added to the caller\'s '
