@@ -216,7 +216,6 @@ def test_kfold_cross_valid_trains_one_fold(demo):
 
 
 def test_mmpretrain2torchserve_writes_mar(demo):
-    pytest.importorskip('model_archiver', reason='pip install -e .[analysis]')
     config, checkpoint, root = demo
     out = root / 'serve'
     result = mim_run('mmpretrain2torchserve', config, checkpoint,
