@@ -15,6 +15,7 @@ import sys
 from mmpretrain import inference_model
 
 from fruit_ext.apis import init_model, show_result_pyplot
+from fruit_ext.apis.work_dir import add_model_arguments
 from fruit_ext.datasets import BrokenImageError
 
 
@@ -24,12 +25,7 @@ def parse_args() -> argparse.Namespace:
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('img', help='image file')
-    parser.add_argument('config', metavar='CONFIG|WORK_DIR',
-                        help='model config file, model-index name, or '
-                        'training work dir (its dumped config and best.pth)')
-    parser.add_argument('checkpoint', nargs='?',
-                        help='checkpoint file (.pth or .safetensors); '
-                        'optional after a work dir')
+    add_model_arguments(parser)
     parser.add_argument('--out-file', help='write the drawn result here')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument(

@@ -6,11 +6,9 @@
 # CPUS_PER_TASK (5), SRUN_ARGS (extra srun options).
 set -euo pipefail
 
-usage() {  # the comment block above, without the leading '# '
-  sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
-}
-case "${1:-}" in -h|--help) usage; exit 0 ;; esac
-if [ $# -lt 4 ]; then usage >&2; exit 2; fi
+TOOLS=$(cd "$(dirname "$0")" && pwd)
+source "$TOOLS/_launcher_common.sh"
+need_args 4 "$@"
 
 PARTITION=$1
 JOB_NAME=$2
@@ -20,7 +18,6 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-TOOLS=$(cd "$(dirname "$0")" && pwd)
 
 if [ "$GPUS_PER_NODE" -gt 0 ]; then
     GRES="--gres=gpu:$GPUS_PER_NODE"

@@ -7,6 +7,7 @@ checkpoints. The checkpoint used is, in this order: ``best.pth``, the newest
 checkpoint alone (``.pth`` or ``.safetensors``) is enough too: it stores the
 config it was trained with.
 """
+import argparse
 import glob
 import os.path as osp
 from typing import List, Optional, Tuple, Union
@@ -149,3 +150,17 @@ def resolve_model_files(config_or_work_dir: str,
     if checkpoint:
         return config, _in_work_dir(work_dir, checkpoint)
     return config, best_checkpoint(work_dir)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``CONFIG|WORK_DIR [CHECKPOINT]`` positionals every tool takes.
+
+    Args:
+        parser: The tool's argument parser.
+    """
+    parser.add_argument('config', metavar='CONFIG|WORK_DIR',
+                        help='config file, model-index name, or training '
+                        'work dir (its dumped config and best.pth)')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint file (.pth or .safetensors); '
+                        'optional after a work dir')

@@ -27,7 +27,9 @@ from mmengine.runner import Runner
 from rich.progress import track
 
 from fruit_ext.apis.checked_loading import build_model
-from fruit_ext.apis.work_dir import WorkDirError, resolve_model_files
+from fruit_ext.apis.work_dir import (WorkDirError, add_model_arguments,
+                                     resolve_model_files)
+from fruit_ext.engine.resolve_config import resolve_config
 from fruit_ext.evaluation import write_eval_report
 
 
@@ -36,12 +38,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('config', metavar='CONFIG|WORK_DIR',
-                        help='config file, or training work dir (its dumped '
-                        'config and best.pth)')
-    parser.add_argument('checkpoint', nargs='?',
-                        help='checkpoint file (.pth or .safetensors); '
-                        'optional after a work dir')
+    add_model_arguments(parser)
     parser.add_argument(
         '--split', help="dataset split, e.g. 'val' or 'test' (default: the "
         "config's test_dataloader as it is)")
@@ -96,6 +93,8 @@ def main() -> int:
         else Config.fromfile(config_file)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    for line in resolve_config(cfg):  # data_root=X reaches the dataloader
+        print(line)
     loader_cfg = copy.deepcopy(cfg.test_dataloader)
     if args.split:
         loader_cfg.dataset.split = args.split

@@ -33,7 +33,8 @@ from mmpretrain.registry import TRANSFORMS
 from fruit_ext.apis import (Predictor, export_onnx, init_model,
                             max_logit_difference, preprocess_spec)
 from fruit_ext.apis.predictor import softmax
-from fruit_ext.apis.work_dir import WorkDirError, resolve_model_files
+from fruit_ext.apis.work_dir import (WorkDirError, add_model_arguments,
+                                     resolve_model_files)
 from fruit_ext.compat.checkpoint import (CorruptCheckpointError,
                                          UntrustedCheckpointError)
 from fruit_ext.datasets import BrokenImageError
@@ -48,12 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('config', metavar='CONFIG|WORK_DIR',
-                        help='config file, model-index name, or training '
-                        'work dir (its dumped config and best.pth)')
-    parser.add_argument('checkpoint', nargs='?',
-                        help='checkpoint file (.pth or .safetensors); '
-                        'optional after a work dir')
+    add_model_arguments(parser)
     parser.add_argument('--out', required=True, help='.onnx file to write')
     parser.add_argument('--verify', nargs='+', default=[], metavar='IMG',
                         help='real images to compare PyTorch and ONNX on')
