@@ -151,9 +151,10 @@ def test_vis_tsne_writes_features_and_plot(demo):
     out = root / 'tsne'
     result = mim_run('vis_tsne', config, '--checkpoint', checkpoint,
                      '--work-dir', out, '--max-num-class', '5',
-                     '--perplexity', '2', '--n-iter', '250', '--device',
-                     'cpu', cwd=root)
+                     '--perplexity', '2', '--n-iter', '250', '--legend',
+                     '--device', 'cpu', cwd=root)
     assert 'n_iter is passed as max_iter' in result.stdout
+    assert NO_GLYPH not in result.stdout  # the legend's class names
     features = list(out.glob('*/feat_*.npy'))
     assert len(features) == 1
     assert np.load(features[0]).shape == (5, 1280)  # 5 classes x 1 image
