@@ -3,10 +3,12 @@
 # scratch at 64 px in a few minutes on a 2-core CPU.
 _base_ = './mobilenet-v2_fruit.py'
 
-data_root = 'data/fruit30_demo'  # reaches every dataloader (FruitRunner)
+data_root = 'data/fruit30_demo'
 load_from = None  # nothing to download: train from scratch
 
-# 64 px pipelines (the dataloaders below take them; data_root follows itself)
+# 64 px pipelines. data_root is written into the dataloaders too, for
+# mmpretrain's own tools (browse_dataset, vis_cam, ...), which build datasets
+# without FruitRunner.
 train_pipeline = [
     dict(type='RobustLoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.35, 1.0),
@@ -21,9 +23,13 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=32, num_workers=2, dataset=dict(pipeline=train_pipeline))
+    batch_size=32,
+    num_workers=2,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=64, num_workers=2, dataset=dict(pipeline=test_pipeline))
+    batch_size=64,
+    num_workers=2,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # From scratch: AdamW with a cosine schedule learns much faster here than

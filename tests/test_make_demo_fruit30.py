@@ -2,7 +2,6 @@
 import hashlib
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -102,11 +101,9 @@ def test_deterministic_across_workers_and_seeds(tiny_set: Path,
 
 def test_rerun_is_noop_and_mismatch_fails(tiny_set: Path) -> None:
     before = {p: p.stat().st_mtime_ns for p in tiny_set.rglob('*')}
-    start = time.perf_counter()
     result = _run(tiny_set, *TINY)
     assert result.returncode == 0, result.stderr
     assert 'up to date' in result.stdout
-    assert time.perf_counter() - start < 10
     assert {p: p.stat().st_mtime_ns for p in tiny_set.rglob('*')} == before
 
     result = _run(tiny_set, *TINY, '--seed', '7')

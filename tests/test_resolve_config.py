@@ -114,3 +114,19 @@ def test_holdout_split_is_stratified_disjoint_and_stable(tmp_path):
     assert paths('val') == val
     with pytest.raises(FileNotFoundError, match='val'):
         Fruit30(data_root=str(root), split='val', classes='folders')
+
+
+def test_child_config_with_fewer_epochs_stretches_the_inherited_cosine(
+        tmp_path):
+    """A config over the demo that only sets max_epochs: T_max follows."""
+    child = tmp_path / 'short.py'
+    child.write_text(
+        f"_base_ = {str(REPO / 'configs/mobilenet-v2_fruit_demo.py')!r}\n"
+        'train_cfg = dict(max_epochs=3)\n')
+    cfg = Config.fromfile(str(child))
+    assert 'schedule follows max_epochs 40 -> 3 (CosineAnnealingLR)' in \
+        resolve_config(cfg)
+    assert cfg.param_scheduler['T_max'] == 3
+    cfg = _resolved('configs/mobilenet-v2_fruit_ft.py',
+                    {'train_cfg.max_epochs': 1})  # cosine after warm-up
+    assert [s['end'] for s in cfg.param_scheduler] == [1, 20]

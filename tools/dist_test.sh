@@ -6,7 +6,7 @@
 set -euo pipefail
 
 TOOLS=$(cd "$(dirname "$0")" && pwd)
-source "$TOOLS/_launcher_common.sh"
+source "$TOOLS/launcher_common.bash"
 need_args 3 "$@"
 
 torchrun "$3" "$TOOLS/test.py" "$1" "$2" --launcher pytorch "${@:4}"

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TOOLS=$(cd "$(dirname "$0")" && pwd)
-source "$TOOLS/_launcher_common.sh"
+source "$TOOLS/launcher_common.bash"
 need_args 2 "$@"
 
 torchrun "$2" "$TOOLS/train.py" "$1" --launcher pytorch "${@:3}"

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TOOLS=$(cd "$(dirname "$0")" && pwd)
-source "$TOOLS/_launcher_common.sh"
+source "$TOOLS/launcher_common.bash"
 need_args 4 "$@"
 
 PARTITION=$1

@@ -69,7 +69,7 @@ def read_as_written(cfg: Config) -> Optional[Config]:
 
 
 def chain_values(filename: Optional[str], key: str) -> List[Any]:
-    """The top-level ``key`` of a config file and of each local base.
+    """``key`` (dotted) in a config file and in each of its local bases.
 
     A dataloader whose value equals one of these was filled from the
     variable (in whichever file defined the dataloader), so it follows the
@@ -78,7 +78,7 @@ def chain_values(filename: Optional[str], key: str) -> List[Any]:
 
     Args:
         filename: Config file.
-        key: Top-level variable name.
+        key: Variable name, e.g. 'data_root' or 'train_cfg.max_epochs'.
 
     Returns:
         The distinct values, the file's own first.
@@ -91,7 +91,10 @@ def chain_values(filename: Optional[str], key: str) -> List[Any]:
         if path in seen or not osp.isfile(path):
             continue
         seen.add(path)
-        value = Config.fromfile(path).get(key, _MISSING)
+        value = Config.fromfile(path)
+        for part in key.split('.'):
+            value = value.get(part, _MISSING) if isinstance(
+                value, (dict, Config)) else _MISSING
         if value is not _MISSING and _plain(value) not in map(_plain, values):
             values.append(value)
         pending += [osp.join(osp.dirname(path), base)
@@ -272,12 +275,12 @@ def _schedulers(cfg: Config) -> List[dict]:
 
 
 def follow_max_epochs(cfg: Config, written: Optional[Config]) -> List[str]:
-    """Stretch epoch-based schedules written for the file's ``max_epochs``.
+    """Stretch epoch-based schedules written for another ``max_epochs``.
 
-    A scheduler whose ``end`` is the file's ``max_epochs`` (or whose
-    ``T_max`` is ``max_epochs - begin``) is moved to the run's
-    ``max_epochs``; a top-level ``max_epochs`` the user changed reaches
-    ``train_cfg.max_epochs``.
+    A scheduler whose ``end`` is the ``max_epochs`` of its config file or
+    of one of its local bases (or whose ``T_max`` is that minus ``begin``)
+    is moved to the run's ``max_epochs``; a top-level ``max_epochs`` the
+    user changed reaches ``train_cfg.max_epochs``.
 
     Args:
         cfg: The config in use; changed in place.
@@ -288,22 +291,31 @@ def follow_max_epochs(cfg: Config, written: Optional[Config]) -> List[str]:
     """
     if written is None or not isinstance(cfg.get('train_cfg'), dict):
         return []
-    old = (written.get('train_cfg') or {}).get('max_epochs')
+    written_max = (written.get('train_cfg') or {}).get('max_epochs')
     if 'max_epochs' in cfg and cfg['max_epochs'] != written.get(
-            'max_epochs') and cfg['train_cfg'].get('max_epochs') == old:
+            'max_epochs') and cfg['train_cfg'].get('max_epochs') == \
+            written_max:
         cfg['train_cfg']['max_epochs'] = cfg['max_epochs']
     new = cfg['train_cfg'].get('max_epochs')
-    if old is None or new is None or old == new:
+    # a schedule written for any file's max_epochs along the _base_ chain
+    olds = [old for old in chain_values(written.filename,
+                                        'train_cfg.max_epochs')
+            if old != new]
+    if new is None or not olds:
         return []
     moved = []
     for scheduler in _schedulers(cfg):
         if not scheduler.get('by_epoch', True):
             continue
         begin = scheduler.get('begin', 0)
-        if scheduler.get('end') == old:
+        if new <= begin:  # e.g. a 1-epoch run: the cosine after warm-up
+            continue      # never starts; moving its end would be invalid
+        if scheduler.get('end') in olds:
+            old = scheduler['end']
             scheduler['end'] = new
             moved.append(scheduler.get('type', '?'))
-        if scheduler.get('T_max') == old - begin:
+        if scheduler.get('T_max') in [o - begin for o in olds]:
+            old = scheduler['T_max'] + begin
             scheduler['T_max'] = new - begin
             moved.append(scheduler.get('type', '?'))
     if not moved:
