@@ -59,24 +59,30 @@ param_scheduler = [
          begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
 ]
 
-# ---- hooks ----
-# LinearProbeHook (LP-FT, stage 1): before the first iteration, fits the head
-#   to convergence on frozen features (L-BFGS, weight decay chosen on val),
-#   then everything is fine-tuned; logs the probe's val top-1 next to each
-#   validation and keeps the probe if fine-tuning ends below it on val.
-#   norm_eval=True: the backbone's BatchNorm keeps the pretrained running
-#   statistics the probe was fitted on (+0.5 to +11.5 val points in the
-#   pilots).
-#   (Replaces BackboneFreezeHook(freeze=1); that hook still composes with
-#   it, e.g. for gradual unfreezing with stages=[...].)
-# EvalReportHook: per-class CSV, confusion matrix, worst mistakes under
-#   {work_dir}/eval_report/{last,best,test}/.
-# No EMA of weights: in short runs (docs/finetune.md) an EMAHook with
-# momentum 0.01 cost over 20 points of top-1; add one for long schedules.
+# ---- hooks: the main config's, plus the recipe's ----
+# No EMA of weights: in short runs (docs/finetune.md) it cost top-1; add an
+# EMAHook for long schedules.
 custom_hooks = [
+    # logs the LR in use and the auto_scale_lr rule; keeps it on resume
     dict(type='LRScalingLogHook'),
+    # counts images skipped with on_broken='skip', per epoch
+    dict(type='BrokenImageLogHook'),
+    # NHWC memory format: on with a GPU; enable=True forces it on CPU too
+    dict(type='ChannelsLastHook'),
+    # best.pth / last.pth in the work dir, the names every tool takes
+    dict(type='CheckpointLinksHook'),
+    # gives ClassBalancedLoss the training set's class counts
     dict(type='ClassCountsHook'),
+    # LP-FT stage 1: before the first iteration, fits the head to
+    # convergence on frozen features (L-BFGS, weight decay chosen on val),
+    # then everything is fine-tuned; logs the probe's val top-1 next to each
+    # validation and keeps the probe if fine-tuning ends below it on val.
+    # norm_eval=True: BatchNorm keeps the pretrained statistics the probe was
+    # fitted on (measured in docs/finetune.md). BackboneFreezeHook still
+    # composes with it, e.g. for gradual unfreezing with stages=[...].
     dict(type='LinearProbeHook', norm_eval=True),
+    # per-class CSV, confusion matrix, worst mistakes under
+    # {work_dir}/eval_report/{last,best,test}/
     dict(type='EvalReportHook'),
 ]
 # frozen parameters get no gradients: DDP must expect that

@@ -130,3 +130,14 @@ def test_child_config_with_fewer_epochs_stretches_the_inherited_cosine(
     cfg = _resolved('configs/mobilenet-v2_fruit_ft.py',
                     {'train_cfg.max_epochs': 1})  # cosine after warm-up
     assert [s['end'] for s in cfg.param_scheduler] == [1, 20]
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_every_recipe_keeps_the_main_configs_hooks(config):
+    """A recipe that lists its own hooks still has the main config's."""
+    hooks = [h['type'] for h in Config.fromfile(str(REPO / config))
+             .custom_hooks]
+    for needed in ('LRScalingLogHook', 'BrokenImageLogHook',
+                   'ChannelsLastHook', 'CheckpointLinksHook'):
+        assert needed in hooks, (config, hooks)
+    assert len(hooks) == len(set(hooks)), hooks

@@ -36,20 +36,6 @@ from .resolve_config import resolve_config
 from .work_dir_lock import WorkDirBusyError, WorkDirLock
 
 
-def build_runner(cfg) -> Runner:
-    """Build the runner a config asks for, as mmpretrain's tools do.
-
-    Args:
-        cfg: A config.
-
-    Returns:
-        ``RUNNERS.build(cfg)`` when ``runner_type`` is set, else a Runner.
-    """
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
-
-
 def _schedulers(runner: Runner) -> List:
     schedulers = runner.param_schedulers or []
     if isinstance(schedulers, dict):
@@ -66,7 +52,6 @@ class FruitRunner(Runner):
 
     def __init__(self, *args, **kwargs) -> None:
         self._mode = 'build'
-        self._resolved: List[str] = []
         super().__init__(*args, **kwargs)
 
     @classmethod
