@@ -46,14 +46,13 @@ from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import (REPO, DOCS, export, fixed_test_subset,  # noqa: E402
-                    macro_recall, probe_cache, resize_pipeline, set_data,
-                    write_docs)
+                    probe_cache, resize_pipeline, set_data, write_docs)
 from finetune_report import markdown  # noqa: E402
+from finetune_runs import RESULT, run_safely  # noqa: E402
 
 __all__ = ['resize_pipeline', 'write_docs', 'build_config', 'parse_args']
 
 CONVERT = osp.join(REPO, 'tools', 'model_converters', 'efficientnet_lite0.py')
-RESULT = 'result.json'  # a finished run's figures, in its work dir
 CALLS = 'calls.json'  # wall time of each call that trained runs
 
 COURSE = 'configs/mobilenet-v2_fruit.py'
@@ -81,7 +80,6 @@ RUNS: Dict[str, Tuple[str, dict, bool, bool, bool]] = {
         beta=0.0)))), True, True, False),
     'effl0_ft_imb_cb': (EFF_FT, {}, True, True, False),
 }
-PROBE_ONLY = {'effl0_lp'}  # fitted, not trained
 #: runs whose stage 1 is the old frozen epoch instead of the probe
 OLD_FT = {'effl0_ft', 'effl0_ft_cosine', 'effl0_ft_imb', 'effl0_ft_imb_cb'}
 DEFAULT_RUNS = ['effl0_lp', 'effl0_lpft', 'effl0_course']
@@ -178,75 +176,6 @@ def build_config(name: str, data_root: str, work_dir: str, seed: int,
     return path
 
 
-def _probe_run(cfg) -> dict:
-    """``effl0_lp``: fit the probe, evaluate it on val and test."""
-    from fruit_ext.engine import head_macro_recall, probe_config
-    report = probe_config(cfg, cache_dir=probe_cache(cfg.work_dir))
-    result = report['result']
-    return dict(val_top1=result.val_top1, val_macro_recall=None,
-                top1=report['test_top1'],
-                macro_recall=report['test_macro_recall'],
-                weight_decay=result.weight_decay)
-
-
-def _train_run(cfg) -> dict:
-    """Train with a Runner, evaluate on val and test."""
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    # the loops themselves, not runner.val()/test(): those call before_run
-    # hooks again, and EMAHook's would reset the averaged weights
-    val = runner.val_loop.run()
-    figures = dict(val_top1=val['accuracy/top1'],
-                   val_macro_recall=macro_recall(osp.join(
-                       cfg.work_dir, 'eval_report', 'last', 'per_class.csv')))
-    if cfg.get('test_dataloader'):
-        figures.update(
-            top1=runner.test_loop.run()['accuracy/top1'],
-            macro_recall=macro_recall(osp.join(
-                cfg.work_dir, 'eval_report', 'test', 'per_class.csv')))
-    for hook in runner.hooks:
-        if type(hook).__name__ == 'LinearProbeHook' and hook.summary:
-            figures.update(probe_val_top1=hook.summary['val_top1'],
-                           finetuned_val_top1=hook.finetuned_val,
-                           kept=hook.kept or 'fine-tuned')
-    return figures
-
-
-def run_one(task: Tuple[str, int, str]) -> dict:
-    """Train (or probe) one configuration, evaluate on val and test.
-
-    Runs in a fresh process (one task per worker process).
-
-    Args:
-        task: (run name, seed, config path).
-
-    Returns:
-        The run's figures, also written to ``result.json`` in its folder.
-    """
-    name, seed, config = task
-    log = os.open(osp.join(osp.dirname(config), 'run.log'),
-                  os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    os.dup2(log, 1)  # the Runner's log goes to the run's folder
-    os.dup2(log, 2)
-    import torch
-    torch.set_num_threads(1)
-    import fruit_ext  # noqa: F401
-    from mmengine.config import Config
-    cfg = Config.fromfile(config)
-    start = time.perf_counter()
-    load_start = os.getloadavg()[0]
-    figures = _probe_run(cfg) if name in PROBE_ONLY else _train_run(cfg)
-    setting = osp.basename(osp.dirname(cfg.work_dir))
-    result = dict(name=name, seed=seed, setting=setting,
-                  train_s=round(time.perf_counter() - start, 1),
-                  load_start=load_start, load_end=os.getloadavg()[0],
-                  **figures)
-    with open(osp.join(cfg.work_dir, RESULT), 'w') as file:
-        json.dump(result, file)
-    return result
-
-
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(
@@ -280,7 +209,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='validation images per class')
     parser.add_argument('--test-per-class', type=int, default=1000,
                         help='from the test file; 1000 is all of it')
-    parser.add_argument('--large-test-per-class', type=int, default=200,
+    parser.add_argument('--large-test-per-class', type=int, default=100,
                         help='fixed test subset above 128 px (0: full)')
     parser.add_argument('--imbalance', type=float, default=10.0,
                         help='largest / smallest training class')
@@ -374,10 +303,12 @@ def main() -> None:
     with Progress() as progress, context.Pool(
             args.jobs, maxtasksperchild=1) as pool:
         bar = progress.add_task('runs', total=len(tasks))
-        for result in pool.imap_unordered(run_one, tasks):
-            results.append(result)
+        for result in pool.imap_unordered(run_safely, tasks):
             progress.console.print(json.dumps(result))
             progress.advance(bar)
+            if 'error' in result:  # see the run's run.log
+                continue
+            results.append(result)
             with open(osp.join(root, 'results.json'), 'w') as file:
                 json.dump(results, file, indent=1)
     if tasks:
