@@ -12,6 +12,7 @@ from .linear_probe import (DEFAULT_WEIGHT_DECAYS, ProbeResult, fit_probe,
                            head_macro_recall, head_top1)
 from .probe_features import build_probe_loader, cached_features, \
     eval_dataset_cfg
+from .resolve_config import resolve_config
 
 
 def probe_loader(cfg: Config, split: str, batch_size: int = 64):
@@ -136,6 +137,10 @@ def probe_config(config: Union[str, Config], checkpoint: Optional[str] = None,
     cfg = copy.deepcopy(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    # data_root / classes given once reach every dataloader; classes size
+    # the head, as FruitRunner does
+    for line in resolve_config(cfg):
+        logging.getLogger(__name__).info(line)
     model = build_model(cfg, checkpoint)
     result = probe_model(model, cfg, cache_dir, weight_decays, max_iter)
     model.head.load_state_dict(result.head_state)
