@@ -40,15 +40,19 @@ class BrokenImageError(Exception):
     Args:
         path: The file.
         reason: What is wrong with it.
+        kind: 'zero-byte', 'unreadable', 'truncated', 'non-image' or 'bomb'
+            (the finding kinds of :mod:`fruit_ext.datasets.check`).
     """
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str,
+                 kind: str = 'unreadable') -> None:
         super().__init__(f'{path}: {reason}')
         self.path = path
         self.reason = reason
+        self.kind = kind
 
     def __reduce__(self):
-        return type(self), (self.path, self.reason)
+        return type(self), (self.path, self.reason, self.kind)
 
 
 def read_file(path: PathLike) -> bytes:
@@ -89,23 +93,24 @@ def open_image(data: bytes, path: str) -> Tuple[Image.Image, int]:
     if not data:
         raise BrokenImageError(
             path, 'empty file (0 bytes): nothing to decode; copy the image '
-            'again or remove the file')
+            'again or remove the file', 'zero-byte')
     try:
         image = Image.open(io.BytesIO(data))
         return image, image.getexif().get(ORIENTATION_TAG, 1)
     except Image.DecompressionBombError as error:
         raise BrokenImageError(
-            path, f"refused by Pillow's decompression-bomb guard: {error}"
-        ) from error
+            path, f"refused by Pillow's decompression-bomb guard: {error}",
+            'bomb') from error
     except UnidentifiedImageError as error:
         raise BrokenImageError(
             path, 'not an image file Pillow can identify (wrong content '
-            'or corrupt header)') from error
+            'or corrupt header)', 'non-image') from error
     except Exception as error:  # corrupt headers raise many kinds
         what = ('truncated' if 'truncated' in str(error).lower() else
                 'corrupt image header')
         raise BrokenImageError(
-            path, f'{what} ({type(error).__name__}: {error})') from error
+            path, f'{what} ({type(error).__name__}: {error})',
+            'truncated' if what == 'truncated' else 'unreadable') from error
 
 
 def is_jpeg(image: Image.Image) -> bool:

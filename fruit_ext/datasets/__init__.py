@@ -1,7 +1,8 @@
 """Datasets and their metadata."""
 from .categories import FRUIT30_ALIASES, FRUIT30_CLASSES, alias_for
 from .fruit30 import IMG_EXTENSIONS, Fruit30
-from .check import CheckReport, check_dataset, quarantine, restore
+from .check import CheckReport, check_dataset
+from .quarantine import quarantine, restore
 from .transforms import (BrokenImageError, FastRandomResizedCrop,
                          RobustLoadImageFromFile)
 

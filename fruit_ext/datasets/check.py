@@ -1,34 +1,30 @@
 """Check an image-folder dataset before training on it.
 
-Every file is read and decoded (in parallel). Findings are errors (the file
-or the dataset would break or corrupt training) or warnings (training runs,
-but something deserves a look). Broken files can be moved to a quarantine
-folder with a manifest that puts them back.
+Every file is read and decoded (in parallel) by :func:`inspect_file`, with
+the loader's own image core. Findings are errors (the file or the dataset
+would break or corrupt training) or warnings (training runs, but something
+deserves a look). :mod:`fruit_ext.datasets.quarantine` moves broken files
+out, with a manifest that puts them back.
 """
-import hashlib
-import io
 import json
 import os
 import os.path as osp
-import shutil
-import warnings
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from multiprocessing import Pool
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from PIL import Image, UnidentifiedImageError
+from mmengine.utils import track_progress_rich
 from rich.console import Console
-from rich.progress import track
 from rich.table import Table
 
 from .class_counts import Counts
+from .file_findings import ERROR, EXT_FORMATS, WARNING, inspect_file
 from .fruit30 import IMG_EXTENSIONS, SPLITS
 from .layout_check import layout_findings, skipped_files
-from .transforms.decode import ALPHA_MODES, HIGH_DEPTH_MODES, ORIENTATION_TAG
 
-ERROR, WARNING = 'error', 'warning'
+__all__ = ['KINDS', 'Finding', 'CheckReport', 'check_dataset',
+           'print_summary', 'inspect_file', 'find_splits']
 #: Each kind of finding and what it means.
 KINDS: Dict[str, str] = {
     'zero-byte': 'empty file (0 bytes)',
@@ -57,17 +53,6 @@ KINDS: Dict[str, str] = {
 SAID_WARNINGS = ('loose-images', 'skipped')
 #: File findings a quarantine moves out of the dataset.
 BROKEN_KINDS = ('zero-byte', 'unreadable', 'truncated', 'non-image', 'bomb')
-EXT_FORMATS = {
-    '.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG', '.bmp': 'BMP',
-    '.webp': 'WEBP', '.tif': 'TIFF', '.tiff': 'TIFF', '.ppm': 'PPM',
-    '.pgm': 'PPM', '.gif': 'GIF'
-}
-SIGNATURES = {
-    b'\xff\xd8\xff': 'JPEG', b'\x89PNG\r\n\x1a\n': 'PNG', b'GIF8': 'GIF',
-    b'BM': 'BMP', b'II*\x00': 'TIFF', b'MM\x00*': 'TIFF'
-}
-GREY_MODES = ('1', 'L', 'LA', 'La') + HIGH_DEPTH_MODES
-MANIFEST = 'quarantine_manifest.json'
 
 
 @dataclass
@@ -135,126 +120,6 @@ class CheckReport:
                       file, ensure_ascii=False, indent=1)
 
 
-def _sniff(data: bytes) -> Optional[str]:
-    if data[:4] == b'RIFF' and data[8:12] == b'WEBP':
-        return 'WEBP'
-    return next((name for magic, name in SIGNATURES.items()
-                 if data.startswith(magic)), None)
-
-
-def _bit_depth(image: Image.Image, data: bytes) -> int:
-    if image.mode in HIGH_DEPTH_MODES:
-        return 16
-    if image.format == 'PNG' and len(data) > 24:
-        return data[24]  # IHDR bit depth
-    if image.format == 'TIFF':
-        bits = image.tag_v2.get(258, (8, ))
-        return max(bits) if isinstance(bits, tuple) else int(bits)
-    return 8
-
-
-def inspect_file(path: str, min_size: int = 224,
-                 extensions: Sequence[str] = IMG_EXTENSIONS) -> dict:
-    """Read and decode one file and say what is wrong with it.
-
-    Args:
-        path: The file.
-        min_size: Smallest side the pipeline wants.
-        extensions: Extensions the dataset loads; problems of other files are
-            warnings, since training never opens them.
-
-    Returns:
-        ``{'path', 'sha256', 'loadable', 'findings': [(kind, severity,
-        message)]}``; ``loadable`` means the dataset loads it and it decodes.
-    """
-    ext = osp.splitext(path)[1].lower()
-    loaded = ext in extensions
-    broken = ERROR if loaded else WARNING
-    result = dict(path=path, sha256=None, loadable=False, findings=[])
-
-    def add(kind: str, severity: str, message: str) -> None:
-        result['findings'].append((kind, severity, message))
-
-    try:
-        with open(path, 'rb') as file:
-            data = file.read()
-    except OSError as error:
-        add('unreadable', broken, f'cannot read the file ({error.strerror})')
-        return result
-    if not data:
-        add('zero-byte', broken, 'empty file (0 bytes)')
-        return result
-    result['sha256'] = hashlib.sha256(data).hexdigest()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always', Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data))
-            orientation = image.getexif().get(ORIENTATION_TAG, 1)
-        except Image.DecompressionBombError as error:
-            add('bomb', broken, f'refused by Pillow: {error}')
-            return result
-        except UnidentifiedImageError:
-            sniffed = _sniff(data)
-            if sniffed:
-                add('unreadable', broken, f'starts like a {sniffed} file but '
-                    'its header cannot be parsed')
-            else:
-                add('non-image', broken, 'not an image' + (
-                    '; the dataset would try to load it' if loaded else
-                    '; the dataset ignores it'))
-            return result
-        except Exception as error:  # corrupt headers raise many kinds
-            add('unreadable', broken, f'corrupt header ({error})')
-            return result
-    width, height = image.size
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    expected = EXT_FORMATS.get(ext)
-    if not loaded:
-        add('ext-mismatch', WARNING, f'{image.format} image with extension '
-            f'{ext or "(none)"}, which the dataset does not load')
-    elif expected and expected != image.format and not (
-            expected == 'JPEG' and image.format == 'MPO'):  # JPEG + extras
-        add('ext-mismatch', WARNING,
-            f'named {ext} but holds a {image.format} image')
-    mode = image.mode
-    if mode in GREY_MODES:
-        add('grayscale', WARNING, f'grayscale (mode {mode})')
-    if mode in ('P', 'PA'):
-        add('palette', WARNING, f'palette image (mode {mode})')
-    if mode in ALPHA_MODES or 'transparency' in image.info:
-        add('alpha', WARNING, f'has transparency (mode {mode}); '
-            "LoadImageFromFile would show what is under it")
-    if mode == 'CMYK':
-        add('cmyk', WARNING, 'CMYK colours')
-    depth = _bit_depth(image, data)
-    if depth > 8:
-        add('16-bit', WARNING, f'{depth}-bit pixels (mode {mode})')
-    if orientation in range(2, 9):
-        add('exif-rotated', WARNING, f'EXIF orientation {orientation}: '
-            f'stored {image.width}x{image.height}, shown {width}x{height}')
-    if min(width, height) < min_size:
-        add('too-small', WARNING, f'{width}x{height}, smaller than '
-            f'{min_size} px: the pipeline upscales it')
-    if any(issubclass(w.category, Image.DecompressionBombWarning)
-           for w in caught):
-        add('bomb', WARNING, f'{width}x{height} = {width * height} pixels, '
-            f'over Pillow\'s limit of {Image.MAX_IMAGE_PIXELS}: Pillow warns '
-            'and every load needs that much memory (not decoded here)')
-        result['loadable'] = loaded
-        return result
-    try:
-        image.load()
-    except Exception as error:  # truncated or corrupt pixel data
-        reason = str(error)
-        add('truncated' if 'truncated' in reason else 'unreadable', broken,
-            reason if 'truncated' in reason else
-            f'corrupt image data ({type(error).__name__}: {reason})')
-        return result
-    result['loadable'] = loaded
-    return result
-
-
 def find_splits(root: str) -> Dict[str, str]:
     """The split folders of a dataset.
 
@@ -289,15 +154,14 @@ def _class_files(folder: str) -> Dict[str, List[str]]:
 
 def _inspect_all(paths: List[str], work, workers: int,
                  progress: bool) -> List[dict]:
-    with (ProcessPoolExecutor(workers) if workers > 1 else
-          nullcontext()) as pool:
-        results = pool.map(work, paths, chunksize=8) if pool else map(
-            work, paths)
-        if progress:
-            results = track(results, total=len(paths),
-                            description='Decoding images',
-                            console=Console(stderr=True))
-        return list(results)
+    if progress and paths:
+        return track_progress_rich(work, paths, nproc=workers,
+                                   chunksize=8,
+                                   description='Decoding images')
+    if workers > 1:
+        with Pool(workers) as pool:
+            return pool.map(work, paths, chunksize=8)
+    return [work(path) for path in paths]
 
 
 def _dataset_findings(root: str, splits: Dict[str, Dict[str, List[str]]],
@@ -455,100 +319,3 @@ def print_summary(report: CheckReport,
     else:
         console.print('No errors' + (' left' if report.quarantined else '')
                       + f', {len(report.findings) - len(errors)} warning(s).')
-
-
-def _inside(path: str, folder: str) -> bool:
-    path, folder = osp.realpath(path), osp.realpath(folder)
-    return path == folder or path.startswith(folder + os.sep)
-
-
-def _read_manifest(dest: str) -> dict:
-    with open(osp.join(dest, MANIFEST), encoding='utf-8') as file:
-        return json.load(file)
-
-
-def _write_manifest(dest: str, manifest: dict) -> None:
-    with open(osp.join(dest, MANIFEST), 'w', encoding='utf-8') as file:
-        json.dump(manifest, file, ensure_ascii=False, indent=1)
-
-
-def quarantine(report: CheckReport, dest: str) -> List[str]:
-    """Move the broken files out of the dataset (never delete them).
-
-    Each file keeps its path relative to the dataset root under ``dest``;
-    ``dest/quarantine_manifest.json`` lists them for :func:`restore`.
-
-    Args:
-        report: What :func:`check_dataset` found.
-        dest: Quarantine folder, outside the dataset.
-
-    Returns:
-        The moved files, relative to the root (also added to
-        ``report.quarantined``).
-
-    Raises:
-        ValueError: ``dest`` is inside the dataset, or already holds another
-            dataset's files.
-        FileExistsError: A file of the same name is already quarantined.
-    """
-    root = osp.abspath(report.root)
-    if _inside(dest, root):
-        raise ValueError(f'quarantine folder {dest} is inside the dataset '
-                         f'{root}; choose one outside it')
-    broken = {path: f.message for f in report.findings
-              if f.kind in BROKEN_KINDS and f.severity == ERROR
-              for path in f.paths}
-    manifest = {'root': root, 'files': []}
-    if osp.isfile(osp.join(dest, MANIFEST)):
-        manifest = _read_manifest(dest)
-        if manifest['root'] != root:
-            raise ValueError(f'{dest} already holds files quarantined from '
-                             f'{manifest["root"]}; use another folder')
-    clashes = [p for p in broken if osp.lexists(osp.join(dest, p))]
-    if clashes:
-        raise FileExistsError(f'already in {dest}: {clashes}')
-    os.makedirs(dest, exist_ok=True)
-    for path, reason in sorted(broken.items()):
-        target = osp.join(dest, path)
-        os.makedirs(osp.dirname(target), exist_ok=True)
-        shutil.move(osp.join(root, path), target)
-        manifest['files'].append({'path': path, 'reason': reason})
-        _write_manifest(dest, manifest)
-        report.quarantined.append(path)
-    return sorted(broken)
-
-
-def restore(dest: str) -> Tuple[List[str], List[str]]:
-    """Put quarantined files back where they came from.
-
-    Args:
-        dest: The quarantine folder.
-
-    Returns:
-        (restored paths, problems); files that could not go back stay in the
-        quarantine and in its manifest.
-
-    Raises:
-        FileNotFoundError: ``dest`` holds no manifest.
-    """
-    if not osp.isfile(osp.join(dest, MANIFEST)):
-        raise FileNotFoundError(f'{dest} holds no {MANIFEST}')
-    manifest = _read_manifest(dest)
-    restored, problems, kept = [], [], []
-    for entry in manifest['files']:
-        source = osp.join(dest, entry['path'])
-        target = osp.join(manifest['root'], entry['path'])
-        if not osp.lexists(source):
-            problems.append(f'{source}: missing from the quarantine')
-        elif osp.lexists(target):
-            problems.append(f'{target}: exists, not overwritten')
-            kept.append(entry)
-        else:
-            os.makedirs(osp.dirname(target), exist_ok=True)
-            shutil.move(source, target)
-            restored.append(entry['path'])
-    if kept:
-        _write_manifest(dest, dict(manifest, files=kept))
-    else:
-        os.remove(osp.join(dest, MANIFEST))
-    return restored, problems

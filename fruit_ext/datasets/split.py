@@ -132,7 +132,16 @@ def plan_split(src: str,
     return plan
 
 
-def _inside(path: str, folder: str) -> bool:
+def path_inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or below it (links resolved).
+
+    Args:
+        path: A path.
+        folder: A folder.
+
+    Returns:
+        True when ``path`` lies inside ``folder``.
+    """
     path, folder = osp.realpath(path), osp.realpath(folder)
     return path == folder or path.startswith(folder + os.sep)
 
@@ -157,7 +166,7 @@ def apply_split(plan: SplitPlan, out: str, mode: str = 'copy',
     """
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
-    if _inside(out, plan.src) or _inside(plan.src, out):
+    if path_inside(out, plan.src) or path_inside(plan.src, out):
         raise ValueError(f'output {out} and source {plan.src} overlap; '
                          'choose an output folder outside the source')
     if osp.isdir(out) and os.listdir(out) and not force:

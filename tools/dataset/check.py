@@ -14,8 +14,8 @@ import sys
 
 from rich.console import Console
 
-from fruit_ext.datasets.check import (check_dataset, print_summary, quarantine,
-                                      restore)
+from fruit_ext.datasets.check import check_dataset, print_summary
+from fruit_ext.datasets.quarantine import quarantine, restore
 from fruit_ext.datasets.class_counts import plot_counts
 
 
