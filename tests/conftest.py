@@ -91,6 +91,35 @@ randomness = dict(seed=0)
     return path
 
 
+def three_class_config(path: Path, data_root: Path, extra: str = '') -> Path:
+    """:func:`tiny_config` for 3 classes from the folders, batch 4.
+
+    Args:
+        path: Where to write the config.
+        data_root: Dataset root with 3 class folders per split.
+        extra: Model, hooks and other lines appended at the end.
+
+    Returns:
+        ``path``.
+    """
+    return tiny_config(path, data_root, f'''
+data_preprocessor = dict(num_classes=3)
+train_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, classes='folders',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, classes='folders',
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(topk=(1, ))
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=1, max_keep_ckpts=-1,
+                                     save_best=None))
+{extra}''')
+
+
 def run(cmd: List[str], cwd: Path = REPO, timeout: int = 600,
         env: Optional[dict] = None, check: bool = True
         ) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from conftest import tiny_config, write_class_tree
+from conftest import three_class_config, tiny_config, write_class_tree
 from fruit_ext.models import effective_number_weights
 
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -34,25 +34,12 @@ def small_tree(tmp_path_factory) -> Path:
 def make_runner(tmp_path: Path, data_root: Path, work_dir: Path,
                 extra: str = '', **updates) -> Runner:
     """A Runner of a tiny 3-class MobileNetV2 config, built in process."""
-    config = tiny_config(tmp_path / f'{uuid.uuid4().hex}.py', data_root, f'''
-data_preprocessor = dict(num_classes=3)
+    config = three_class_config(
+        tmp_path / f'{uuid.uuid4().hex}.py', data_root, f'''
 model = dict(backbone=dict(widen_factor=0.35),
              head=dict(in_channels=1280, num_classes=3, topk=(1, )))
-train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, classes='folders',
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, classes='folders',
-                 pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(topk=(1, ))
 optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={{'backbone': dict(lr_mult=0.1)}}))
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval=1, max_keep_ckpts=-1,
-                                     save_best=None))
 {extra}''')
     cfg = Config.fromfile(str(config))
     cfg.merge_from_dict(updates)

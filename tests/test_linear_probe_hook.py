@@ -8,20 +8,12 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from conftest import tiny_config, write_class_tree
+from conftest import three_class_config, write_class_tree
 from fruit_ext.engine import probe_config
 
 CLASSES = ('a', 'b', 'c')
 GRID = (1e-3, 1e-1)
-
-
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Train in one thread: on a busy 2-core host, two threads fight."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')
@@ -38,27 +30,14 @@ def tree(tmp_path_factory) -> Path:
 def write_config(tmp_path: Path, data_root: Path, head: str,
                  extra: str = '') -> Path:
     """A tiny 3-class MobileNetV2 LP-FT config (class-balanced loss)."""
-    return tiny_config(tmp_path / f'{uuid.uuid4().hex}.py', data_root, f'''
-data_preprocessor = dict(num_classes=3)
+    return three_class_config(
+        tmp_path / f'{uuid.uuid4().hex}.py', data_root, f'''
 model = dict(backbone=dict(widen_factor=0.35),
              head=dict(_delete_=True, type={head!r}, in_channels=1280,
                        num_classes=3, topk=(1, ),
                        loss=dict(type='ClassBalancedLoss', beta=0.9,
                                  loss=dict(type='LabelSmoothLoss',
                                            label_smooth_val=0.1))))
-train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, classes='folders',
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, classes='folders',
-                 pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(topk=(1, ))
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval=1, max_keep_ckpts=-1,
-                                     save_best=None))
 custom_hooks = [
     dict(type='ClassCountsHook'),
     dict(type='LinearProbeHook', weight_decays={GRID!r}, cache_dir=None),
