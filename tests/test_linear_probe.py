@@ -83,20 +83,15 @@ def test_linear_probe_tool_prints_val_top1(tmp_path):
     root = write_class_tree(tmp_path / 'data', ('a', 'b', 'c'),
                             {'train': 4, 'val': 2}, size=32)
     # the folder config: data_root alone finds the 3 classes and sizes the head
-    options = [f'data_root={root}']
-    result = run([sys.executable, str(REPO / 'tools' / 'analysis' /
-                                      'linear_probe.py'),
-                  str(REPO / 'configs' / 'folder' / 'mobilenet-v2_folder_ft.py'),
-                  '--cache-dir', str(tmp_path / 'cache'), '--threads', '1',
-                  '--weight-decays', '0.01', '0.1', '--cfg-options',
-                  'load_from='] + options)
+    command = [sys.executable,
+               str(REPO / 'tools' / 'analysis' / 'linear_probe.py'),
+               str(REPO / 'configs' / 'folder' / 'mobilenet-v2_folder_ft.py'),
+               '--cache-dir', str(tmp_path / 'cache'), '--threads', '1',
+               '--weight-decays', '0.01', '0.1',
+               '--cfg-options', 'load_from=', f'data_root={root}']
+    result = run(command)
     assert 'linear probe val top-1:' in result.stdout
     assert len(list((tmp_path / 'cache').glob('*.pt'))) == 2  # train, val
-    again = run([sys.executable, str(REPO / 'tools' / 'analysis' /
-                                     'linear_probe.py'),
-                 str(REPO / 'configs' / 'folder' / 'mobilenet-v2_folder_ft.py'),
-                 '--cache-dir', str(tmp_path / 'cache'), '--threads', '1',
-                 '--weight-decays', '0.01', '0.1', '--cfg-options',
-                 'load_from='] + options)
+    again = run(command)  # from the feature cache: the same figure
     assert again.stdout.split('linear probe val top-1:')[1].split()[0] == \
         result.stdout.split('linear probe val top-1:')[1].split()[0]

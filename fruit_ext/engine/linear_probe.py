@@ -144,6 +144,11 @@ def fit_head(head: nn.Module, feats: torch.Tensor, labels: torch.Tensor,
     return final
 
 
+def _predict(head: nn.Module, feats: torch.Tensor) -> torch.Tensor:
+    head.eval()
+    return head((feats, )).argmax(dim=1)
+
+
 @torch.no_grad()
 def head_top1(head: nn.Module, feats: torch.Tensor,
               labels: torch.Tensor) -> float:
@@ -157,8 +162,7 @@ def head_top1(head: nn.Module, feats: torch.Tensor,
     Returns:
         Accuracy in percent.
     """
-    head.eval()
-    pred = head((feats, )).argmax(dim=1)
+    pred = _predict(head, feats)
     return float((pred == labels).float().mean() * 100)
 
 
@@ -175,8 +179,7 @@ def head_macro_recall(head: nn.Module, feats: torch.Tensor,
     Returns:
         Macro recall in percent.
     """
-    head.eval()
-    pred = head((feats, )).argmax(dim=1)
+    pred = _predict(head, feats)
     recalls = [float((pred[labels == c] == c).float().mean())
                for c in labels.unique()]
     return 100 * sum(recalls) / len(recalls)
