@@ -17,6 +17,8 @@ every place follow the value the user changed:
   ``max_epochs`` follow the run's.
 """
 import copy
+import functools
+import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -53,6 +55,12 @@ def datasets_of(cfg: Config) -> Dict[str, dict]:
     return found
 
 
+@functools.lru_cache(maxsize=64)
+def _read_config(path: str, mtime_ns: int) -> Config:
+    """A config file read once per version (several keys walk a chain)."""
+    return Config.fromfile(path)
+
+
 def read_as_written(cfg: Config) -> Optional[Config]:
     """The config file of ``cfg`` read again, without any override.
 
@@ -65,7 +73,7 @@ def read_as_written(cfg: Config) -> Optional[Config]:
     filename = getattr(cfg, 'filename', None)
     if not filename or not osp.isfile(filename):
         return None
-    return Config.fromfile(filename)
+    return _read_config(osp.abspath(filename), os.stat(filename).st_mtime_ns)
 
 
 def chain_values(filename: Optional[str], key: str) -> List[Any]:
@@ -91,7 +99,7 @@ def chain_values(filename: Optional[str], key: str) -> List[Any]:
         if path in seen or not osp.isfile(path):
             continue
         seen.add(path)
-        value = Config.fromfile(path)
+        value = _read_config(path, os.stat(path).st_mtime_ns)
         for part in key.split('.'):
             value = value.get(part, _MISSING) if isinstance(
                 value, (dict, Config)) else _MISSING
