@@ -53,6 +53,12 @@ setup(
         'tests': parse_requirements('tests'),
         # mmpretrain's vis_cam, vis_tsne and mmpretrain2torchserve
         'analysis': parse_requirements('analysis'),
+        # near-duplicates and label issues (tools/dataset, tools/analysis)
+        'data': parse_requirements('data'),
+        # tools/demo/serve.py: web page and HTTP API
+        'demo': parse_requirements('demo'),
+        # OpenVINO backend of the Predictor
+        'deploy': parse_requirements('deploy'),
     },
     license='Apache License 2.0',
     zip_safe=False,

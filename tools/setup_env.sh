@@ -12,6 +12,16 @@ PYTHON="${PYTHON:-python3}"
 VENV="${VENV:-.venv}"
 STAMP="$VENV/.fruit_ext_stamp"
 
+# Debian's chromium for the browser tests of tools/demo and the data report
+# (Playwright drives it; no browser download). Only where apt works as root.
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null \
+   && [ "$(id -u)" = 0 ]; then
+  echo "[setup] installing Debian chromium (browser tests)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+    || echo "[setup] chromium not installed: browser tests will skip"
+fi
+
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PY="$VENV/bin/python"
 
@@ -42,6 +52,9 @@ echo "[setup] installing torch, mmengine, mmpretrain into $VENV (about 1-2 min)"
 # grad-cam without its opencv-python-headless (a second cv2 beside opencv-python).
 "${PIP[@]}" --no-deps "$(grep -m1 '^grad-cam' requirements/analysis.txt)"
 "${PIP[@]}" $(grep -v '^#' requirements/analysis.txt | grep -v '^grad-cam' | tr '\n' ' ')
+# Extras [data], [demo], [deploy]: duplicates/label issues, the web demo,
+# OpenVINO.
+"${PIP[@]}" -r requirements/data.txt -r requirements/demo.txt -r requirements/deploy.txt
 "${PIP[@]}" --no-deps -e .
 "$PY" -c "import fruit_ext, mim; print('[setup] fruit_ext', fruit_ext.__version__, 'ready')"
 echo "$want" > "$STAMP"
