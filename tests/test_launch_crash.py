@@ -113,14 +113,20 @@ def train(root: Path, config: Path, work_dir: Path, *extra: str,
                check=check)
 
 
+def train_killed(root, config, work_dir, **kill_at):
+    """Train until the planted SIGKILL fires; the finished process."""
+    killed = train(root, config, work_dir, check=False, **kill_at)
+    assert killed.returncode == -9, killed.stdout[-3000:]
+    return killed
+
+
 @pytest.fixture(scope='module')
 def killed_mid_checkpoint(crash_setup):
     """Killed while epoch_2.pth was half written: (work_dir, files, log)."""
     root, config = crash_setup
     work_dir = root / 'mid_write'
-    killed = train(root, config, work_dir, check=False,
-                   KILL_IN_CHECKPOINT='epoch_2.pth')
-    assert killed.returncode == -9, killed.stdout[-3000:]
+    killed = train_killed(root, config, work_dir,
+                          KILL_IN_CHECKPOINT='epoch_2.pth')
     files = {path.name: path.stat().st_size for path in work_dir.iterdir()
              if path.is_file()}
     return work_dir, files, killed.stdout
@@ -176,9 +182,7 @@ def test_truncated_checkpoint_on_resume_falls_back_to_previous(
 def test_sigkill_while_updating_last_checkpoint(crash_setup):
     root, config = crash_setup
     work_dir = root / 'last_checkpoint'
-    killed = train(root, config, work_dir, check=False,
-                   KILL_IN_LAST_CHECKPOINT='2')
-    assert killed.returncode == -9, killed.stdout[-3000:]
+    train_killed(root, config, work_dir, KILL_IN_LAST_CHECKPOINT='2')
     # still names the previous, complete checkpoint
     last = (work_dir / 'last_checkpoint').read_text()
     assert last == str(work_dir / 'epoch_1.pth')

@@ -338,22 +338,24 @@ def _plain_load_state_dict(self: MessageHub, state_dict: Any) -> None:
     _original_load_state_dict(self, state_dict)
 
 
+def _set_loaders(state_dict, load_state_dict, local_loader, url_loader):
+    MessageHub.state_dict = state_dict
+    MessageHub.load_state_dict = load_state_dict
+    mme_checkpoint.CheckpointLoader.register_scheme(
+        prefixes='', loader=local_loader, force=True)
+    mme_checkpoint.load_url = url_loader
+
+
 def apply() -> None:
     """Install the safe save/load behaviour (idempotent)."""
-    MessageHub.state_dict = _plain_state_dict
-    MessageHub.load_state_dict = _plain_load_state_dict
-    mme_checkpoint.CheckpointLoader.register_scheme(
-        prefixes='', loader=load_from_local, force=True)
-    mme_checkpoint.load_url = load_url_weights_only
+    _set_loaders(_plain_state_dict, _plain_load_state_dict, load_from_local,
+                 load_url_weights_only)
 
 
 def revert() -> None:
     """Restore mmengine's original behaviour (used by tests)."""
-    MessageHub.state_dict = _original_state_dict
-    MessageHub.load_state_dict = _original_load_state_dict
-    mme_checkpoint.CheckpointLoader.register_scheme(
-        prefixes='', loader=_original_local_loader, force=True)
-    mme_checkpoint.load_url = _original_load_url
+    _set_loaders(_original_state_dict, _original_load_state_dict,
+                 _original_local_loader, _original_load_url)
 
 
 _original_local_loader = mme_checkpoint.load_from_local
