@@ -21,6 +21,7 @@ from typing import Dict, List
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from mmpretrain.utils import load_json_log
 
 #: Logged per iteration but not worth a plot.
 IGNORED = ('data_time', 'time', 'memory', 'step', 'epoch', 'iter')
@@ -55,7 +56,9 @@ def scalar_files(path: str) -> List[str]:
 def read_curves(files: List[str]) -> Curves:
     """Per-epoch values: mean training loss, last lr, validation metrics.
 
-    Later files (a resumed run) replace the epochs they repeat.
+    Each file is read by mmpretrain's ``load_json_log`` (its train/val
+    split of the records); later files (a resumed run) replace the epochs
+    they repeat.
 
     Args:
         files: scalars.json files of one run, oldest first.
@@ -64,30 +67,26 @@ def read_curves(files: List[str]) -> Curves:
         ``{'loss': {epoch: mean}, 'lr': {epoch: last}, metric: {epoch: v}}``.
 
     Raises:
-        ValueError: A line is not JSON, naming the file and line.
+        ValueError: A file is not JSON lines (a run killed mid-write),
+            naming the file.
     """
     curves: Curves = defaultdict(dict)
     for path in files:
+        try:
+            log = load_json_log(path)
+        except json.JSONDecodeError as error:
+            raise ValueError(f'{path}: not JSON lines ({error}); remove the '
+                             'broken last line of a killed run') from None
         losses: Dict[int, List[float]] = defaultdict(list)
-        with open(path, encoding='utf-8') as file:
-            for number, line in enumerate(file, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(
-                        f'{path}:{number}: not a JSON line ({error})') from None
-                if 'lr' in record and 'epoch' in record:
-                    epoch = int(record['epoch'])
-                    if 'loss' in record:
-                        losses[epoch].append(float(record['loss']))
-                    curves['lr'][epoch] = float(record['lr'])
-                elif record.get('step', 0) > 0 and 'lr' not in record:
-                    for key, value in record.items():
-                        if key not in IGNORED and isinstance(
-                                value, (int, float)):
-                            curves[key][int(record['step'])] = float(value)
+        for record in log['train']:
+            epoch = int(record['epoch'])
+            if 'loss' in record:
+                losses[epoch].append(float(record['loss']))
+            curves['lr'][epoch] = float(record['lr'])
+        for record in log['val']:
+            for key, value in record.items():
+                if key not in IGNORED and isinstance(value, (int, float)):
+                    curves[key][int(record['step'])] = float(value)
         for epoch, values in losses.items():
             curves['loss'][epoch] = sum(values) / len(values)
     return dict(curves)
