@@ -1,9 +1,8 @@
 """The fruit30 dataset in folder format: ``{data_root}/{split}/<class>/*``."""
-import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
-from mmengine.fileio import list_from_file
+from mmengine.fileio import list_dir_or_file, list_from_file
 from mmpretrain.datasets import CustomDataset
 from mmpretrain.datasets.custom import get_samples
 from mmpretrain.registry import DATASETS
@@ -21,7 +20,7 @@ DEMO_HINT = ('Download fruit30 (fruit30_split.zip from the OpenMMLab course, '
 
 
 def _subfolders(path: str) -> List[str]:
-    return sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
+    return sorted(list_dir_or_file(path, list_file=False))
 
 
 def holdout_source(data_root: str, data_prefix: Union[str, dict], split: str,
