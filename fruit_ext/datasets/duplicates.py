@@ -1,0 +1,431 @@
+"""Near-duplicate images: perceptual hashes, multi-index matching, groups.
+
+Every image is decoded once with the loader's core
+(:func:`fruit_ext.apis.image_core.load_rgb`, reduced JPEG decode) and hashed
+with ``imagehash``'s 64-bit pHash (DCT of a 32x32 grey thumbnail: robust to
+resizing, re-compression, brightness and small crops) and dHash (gradient
+signs: confirms the pair). A pair is near-duplicate when both Hamming
+distances are at most the threshold.
+
+Matching is sub-quadratic (multi-index hashing, Norouzi et al. 2012): the
+pHash is cut into 4 bands of 16 bits; two hashes within distance T agree
+within ``T // 4`` bits on at least one band, so candidates are the images
+whose band is within that radius of another's (a sorted-array join per
+flip mask), and only candidates get the full check. Groups are the
+connected components of the pair graph (scipy).
+"""
+import itertools
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..apis.image_core import BrokenImageError, load_rgb
+
+#: Default Hamming threshold on both 64-bit hashes (chosen on Fashion-MNIST
+#: with planted copies, docs/data.md).
+DEFAULT_THRESHOLD = 4
+BANDS = 4
+BAND_BITS = 64 // BANDS
+
+
+def _bits_to_int(bits: np.ndarray) -> int:
+    return int(np.packbits(bits.astype(np.uint8).ravel()).view('>u8')[0])
+
+
+def crop_boxes() -> List[Tuple[float, float, float, float]]:
+    """Crop boxes (fractions) hashed per image; the first is the whole image.
+
+    Per axis: the whole side, 95 % at 3 offsets and 90 % at 3 offsets, so a
+    copy cropped to 90-100 % of each side anywhere is within 2.5 % of one.
+    """
+    spans = [(0.0, 1.0)] + [(start, start + size) for size in (0.95, 0.9)
+                            for start in np.linspace(0, 1 - size, 3)]
+    return [(x0, y0, x1, y1) for (x0, x1) in spans for (y0, y1) in spans]
+
+
+BOXES = crop_boxes()
+
+
+def phash_bits(pixels: np.ndarray) -> np.ndarray:
+    """``imagehash.phash`` of 32x32 grey thumbnails, as uint64, batched.
+
+    Args:
+        pixels: (B, 32, 32) grey values.
+
+    Returns:
+        (B,) uint64 hashes (bit order of ``imagehash``'s hex strings).
+    """
+    from scipy.fft import dct
+    coeffs = dct(dct(pixels.astype(np.float64), axis=1), axis=2)[:, :8, :8]
+    flat = coeffs.reshape(len(pixels), -1)
+    bits = flat > np.median(flat, axis=1, keepdims=True)
+    return np.packbits(bits, axis=1).view('>u8').ravel().astype(np.uint64)
+
+
+def dhash_bits(pixels: np.ndarray) -> np.ndarray:
+    """``imagehash.dhash`` of (B, 8, 9) grey thumbnails, as uint64.
+
+    Args:
+        pixels: (B, 8, 9) grey values.
+
+    Returns:
+        (B,) uint64 hashes.
+    """
+    bits = (pixels[:, :, 1:] > pixels[:, :, :-1]).reshape(len(pixels), -1)
+    return np.packbits(bits, axis=1).view('>u8').ravel().astype(np.uint64)
+
+
+def hash_rgb(rgb: np.ndarray) -> np.ndarray:
+    """pHash and dHash of the whole picture and of each :data:`BOXES` crop.
+
+    The same hashes as ``imagehash.phash`` / ``dhash`` of each crop of a
+    96x96 grey thumbnail (tests/test_duplicates.py), computed in one batch.
+
+    Args:
+        rgb: HxWx3 uint8 array.
+
+    Returns:
+        (len(BOXES), 2) uint64 array of (pHash, dHash); row 0 is the whole
+        picture.
+    """
+    from PIL import Image
+    grey = Image.fromarray(rgb).convert('L').resize((96, 96), Image.LANCZOS)
+    lanczos = Image.Resampling.LANCZOS
+    crops = [tuple(round(v * 96) for v in box) for box in BOXES]
+    big = np.stack([np.asarray(grey.crop(box).resize((32, 32), lanczos))
+                    for box in crops])
+    small = np.stack([np.asarray(grey.crop(box).resize((9, 8), lanczos))
+                      for box in crops])
+    return np.stack([phash_bits(big), dhash_bits(small)], 1)
+
+
+def hash_file(path: str) -> Optional[np.ndarray]:
+    """:func:`hash_rgb` of an image file; None when it cannot be decoded.
+
+    Args:
+        path: Image file.
+
+    Returns:
+        The hashes, or None for a broken file (``check.py`` reports it).
+    """
+    try:
+        return hash_rgb(load_rgb(path, min_size=96))
+    except BrokenImageError:
+        return None
+
+
+def hash_files(paths: Sequence[str], workers: int = 1,
+               progress: bool = True) -> List[Optional[np.ndarray]]:
+    """:func:`hash_file` of every path, in parallel.
+
+    Args:
+        paths: Image files.
+        workers: Processes.
+        progress: Show a progress bar.
+
+    Returns:
+        One hash array or None per path, in order.
+    """
+    from mmengine.utils import track_progress_rich
+    if not paths:
+        return []
+    if progress or workers > 1:
+        return track_progress_rich(hash_file, list(paths), nproc=workers,
+                                   chunksize=16, description='Hashing images')
+    return [hash_file(path) for path in paths]
+
+
+def _popcount(values: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(values).astype(np.int64)
+
+
+def _flip_masks(radius: int) -> np.ndarray:
+    masks = [0]
+    for r in range(1, radius + 1):
+        masks += [sum(1 << b for b in bits)
+                  for bits in itertools.combinations(range(BAND_BITS), r)]
+    return np.array(masks, dtype=np.uint64)
+
+
+def candidate_pairs(query: np.ndarray, index: np.ndarray,
+                    threshold: int) -> np.ndarray:
+    """(query, index) positions whose hashes may be within ``threshold``.
+
+    Every pair within the threshold is among them (pigeonhole over the
+    bands); most others are not.
+
+    Args:
+        query: (N,) uint64 hashes.
+        index: (M,) uint64 hashes.
+        threshold: Hamming distance.
+
+    Returns:
+        (P, 2) int64 array of unique (query, index) positions.
+    """
+    masks = _flip_masks(threshold // BANDS)
+    found = []
+    for band in range(BANDS):
+        shift, low = np.uint64(band * BAND_BITS), np.uint64(0xFFFF)
+        keys, stored = (query >> shift) & low, (index >> shift) & low
+        order = np.argsort(stored, kind='stable')
+        ordered = stored[order]
+        for mask in masks:
+            lo = np.searchsorted(ordered, keys ^ mask, 'left')
+            counts = np.searchsorted(ordered, keys ^ mask, 'right') - lo
+            total = int(counts.sum())
+            if not total:
+                continue
+            left = np.repeat(np.arange(len(keys)), counts)
+            starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+            found.append(np.stack([left, order[starts + np.arange(total)]],
+                                  1))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(found), axis=0)
+
+
+def near_pairs(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD
+               ) -> Tuple[np.ndarray, np.ndarray]:
+    """Pairs where one picture matches the other or a crop of it.
+
+    The whole picture's pHash of image i is looked up among the crop
+    pHashes of every image j; a pair holds when the pHash and the dHash
+    of the matching crop are both within ``threshold``.
+
+    Args:
+        hashes: (N, len(BOXES), 2) uint64 array (:func:`hash_rgb`).
+        threshold: Hamming distance, 0-64.
+
+    Returns:
+        ((M, 2) index pairs i < j, (M,) smallest pHash distances).
+    """
+    if not 0 <= threshold <= 64:
+        raise ValueError(f'threshold must be 0-64 bits, got {threshold}')
+    hashes = np.asarray(hashes, dtype=np.uint64).reshape(-1, len(BOXES), 2)
+    boxes = hashes.shape[1]
+    flat = hashes.reshape(-1, 2)
+    cand = candidate_pairs(hashes[:, 0, 0], flat[:, 0], threshold)
+    owner = cand[:, 1] // boxes
+    cand, owner = cand[owner != cand[:, 0]], owner[owner != cand[:, 0]]
+    full, crop = hashes[cand[:, 0], 0], flat[cand[:, 1]]
+    dist = _popcount(full[:, 0] ^ crop[:, 0])
+    keep = (dist <= threshold) & (_popcount(full[:, 1] ^ crop[:, 1]) <=
+                                  threshold)
+    pairs = np.sort(np.stack([cand[keep, 0], owner[keep]], 1), axis=1)
+    dist = dist[keep]
+    if not len(pairs):
+        return pairs.reshape(0, 2), dist
+    order = np.lexsort((dist, pairs[:, 1], pairs[:, 0]))
+    pairs, dist = pairs[order], dist[order]
+    first = np.ones(len(pairs), bool)
+    first[1:] = (pairs[1:] != pairs[:-1]).any(1)
+    return pairs[first], dist[first]
+
+
+def connected_groups(num: int, pairs: np.ndarray) -> List[List[int]]:
+    """Groups (connected components) of 2+ items linked by ``pairs``.
+
+    Args:
+        num: Number of items.
+        pairs: (M, 2) index pairs.
+
+    Returns:
+        Sorted index lists, largest group first.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    if num == 0 or len(pairs) == 0:
+        return []
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+                       shape=(num, num))
+    _, labels = connected_components(graph, directed=False)
+    members: Dict[int, List[int]] = {}
+    for index, label in enumerate(labels):
+        members.setdefault(int(label), []).append(index)
+    groups = [m for m in members.values() if len(m) > 1]
+    return sorted(groups, key=lambda m: (-len(m), m[0]))
+
+
+@dataclass
+class Item:
+    """One image of a dataset.
+
+    Args:
+        path: Path relative to the dataset root.
+        split: 'train', 'val', 'test' or '' (folder layout).
+        label: Class folder name.
+    """
+
+    path: str
+    split: str
+    label: str
+
+
+@dataclass
+class DuplicateReport:
+    """Near-duplicate groups of a dataset.
+
+    Args:
+        root: Dataset root.
+        items: Every hashed image.
+        groups: Index lists into ``items`` (2+ each), largest first.
+        pairs: (M, 2) matched index pairs (the groups' edges).
+        unreadable: Paths that could not be decoded (not hashed).
+        threshold: The Hamming threshold used.
+    """
+
+    root: str
+    items: List[Item]
+    groups: List[List[int]]
+    pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), int))
+    unreadable: List[str] = field(default_factory=list)
+    threshold: int = DEFAULT_THRESHOLD
+
+    def splits_of(self, group: List[int]) -> List[str]:
+        """The splits a group spans."""
+        return sorted({self.items[i].split for i in group})
+
+    def labels_of(self, group: List[int]) -> List[str]:
+        """The class labels a group carries."""
+        return sorted({self.items[i].label for i in group})
+
+    @property
+    def leaking(self) -> List[List[int]]:
+        """Groups that span two or more splits."""
+        return [g for g in self.groups if len(self.splits_of(g)) > 1]
+
+    @property
+    def mislabelled(self) -> List[List[int]]:
+        """Groups whose members carry different class labels."""
+        return [g for g in self.groups if len(self.labels_of(g)) > 1]
+
+    def write_csv(self, path: str) -> None:
+        """One row per image in a group: group,path,split,class.
+
+        Args:
+            path: CSV file to write.
+        """
+        import csv
+        with open(path, 'w', newline='', encoding='utf-8') as file:
+            writer = csv.writer(file)
+            writer.writerow(['group', 'path', 'split', 'class', 'leaks',
+                             'labels_differ'])
+            for number, group in enumerate(self.groups):
+                leaks = int(len(self.splits_of(group)) > 1)
+                differ = int(len(self.labels_of(group)) > 1)
+                for i in group:
+                    item = self.items[i]
+                    writer.writerow([number, item.path, item.split,
+                                     item.label, leaks, differ])
+
+
+def list_items(root: str, extensions: Optional[Sequence[str]] = None
+               ) -> List[Item]:
+    """Every image of ``root/{split}/<class>/`` or ``root/<class>/``.
+
+    Args:
+        root: Dataset root.
+        extensions: Extensions the dataset loads (default: Fruit30's).
+
+    Returns:
+        The images, in a stable order.
+    """
+    from .check import _class_files, find_splits
+    from .fruit30 import IMG_EXTENSIONS
+    extensions = tuple(e.lower() for e in (extensions or IMG_EXTENSIONS))
+    items = []
+    for split, folder in find_splits(root).items():
+        for label, paths in _class_files(folder).items():
+            items += [Item(osp.relpath(p, root), split, label) for p in paths
+                      if p.lower().endswith(extensions)]
+    return items
+
+
+def group_hashes(root: str, items: List[Item],
+                 hashes: Sequence[Optional[np.ndarray]],
+                 threshold: int = DEFAULT_THRESHOLD) -> DuplicateReport:
+    """Group already-hashed images.
+
+    Args:
+        root: Dataset root.
+        items: The images.
+        hashes: One :func:`hash_rgb` array or None (broken) per item.
+        threshold: Hamming threshold.
+
+    Returns:
+        The report (its items are the hashed ones).
+    """
+    good = [i for i, h in enumerate(hashes) if h is not None]
+    kept = [items[i] for i in good]
+    array = np.array([hashes[i] for i in good], dtype=np.uint64)
+    pairs, _ = near_pairs(array.reshape(-1, len(BOXES), 2), threshold)
+    return DuplicateReport(
+        root=root, items=kept, groups=connected_groups(len(kept), pairs),
+        pairs=pairs,
+        unreadable=[items[i].path for i, h in enumerate(hashes) if h is None],
+        threshold=threshold)
+
+
+def find_duplicates(root: str, threshold: int = DEFAULT_THRESHOLD,
+                    workers: int = 1, progress: bool = True
+                    ) -> DuplicateReport:
+    """Hash every image of a dataset and group the near-duplicates.
+
+    Args:
+        root: ``root/{train,val[,test]}/<class>/`` or ``root/<class>/``.
+        threshold: Hamming threshold on both hashes.
+        workers: Hashing processes.
+        progress: Show a progress bar.
+
+    Returns:
+        The report.
+    """
+    items = list_items(root)
+    hashes = hash_files([osp.join(root, item.path) for item in items],
+                        workers, progress)
+    return group_hashes(root, items, hashes, threshold)
+
+
+def cosine_pairs(feats: np.ndarray, min_cosine: float,
+                 block: int = 2048) -> Tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows whose cosine similarity is at least ``min_cosine``.
+
+    Exact, blocked (``block`` rows at a time) so memory stays bounded.
+
+    Args:
+        feats: (N, D) embeddings (normalised here).
+        min_cosine: Similarity threshold, -1 to 1.
+        block: Rows per matrix product.
+
+    Returns:
+        ((M, 2) index pairs i < j, (M,) similarities).
+    """
+    feats = np.asarray(feats, dtype=np.float32)
+    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True),
+                               1e-12)
+    pairs, sims = [], []
+    for start in range(0, len(feats), block):
+        sim = feats[start:start + block] @ feats.T
+        rows, cols = np.nonzero(sim >= min_cosine)
+        rows += start
+        keep = rows < cols
+        pairs.append(np.stack([rows[keep], cols[keep]], 1))
+        sims.append(sim[rows[keep] - start, cols[keep]])
+    if not pairs:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, np.float32)
+    return np.concatenate(pairs).astype(np.int64), np.concatenate(sims)
+
+
+def add_pairs(report: DuplicateReport, pairs: np.ndarray) -> None:
+    """Merge more matched pairs (e.g. from embeddings) into a report.
+
+    Args:
+        report: Changed in place: pairs and groups.
+        pairs: (M, 2) index pairs into ``report.items``.
+    """
+    merged = np.concatenate([report.pairs.reshape(-1, 2),
+                             np.asarray(pairs).reshape(-1, 2)])
+    report.pairs = np.unique(np.sort(merged, axis=1), axis=0)
+    report.groups = connected_groups(len(report.items), report.pairs)

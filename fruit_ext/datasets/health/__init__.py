@@ -1,0 +1,1 @@
+"""Dataset health: pictures of suspects, per-image statistics, the HTML report."""

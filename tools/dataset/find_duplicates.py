@@ -1,0 +1,154 @@
+#!/usr/bin/env python
+"""Find near-duplicate images (and train/val leakage) in a dataset folder.
+
+    python tools/dataset/find_duplicates.py data/my_split
+    python tools/dataset/find_duplicates.py data/my_split --threshold 6 \\
+        --out dups.csv --sheets dup_sheets
+    python tools/dataset/find_duplicates.py data/my_split \\
+        --embed configs/efficientnet-lite0_fruit.py \\
+        checkpoints/efficientnet-lite0_in1k.pth --min-cosine 0.97
+
+Perceptual hashes (pHash + dHash of the picture and of 49 crops) catch
+exact, resized, re-compressed, brightened and slightly cropped copies;
+``--embed`` adds pairs whose CNN embeddings (the config's test pipeline,
+pre-logits features) have a cosine similarity of at least ``--min-cosine``.
+Writes a CSV (one row per image in a group of 2+: group,path,split,class)
+and a contact sheet PNG per group; exit 1 when a group spans splits or
+carries different class labels.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from fruit_ext.datasets.duplicates import (DEFAULT_THRESHOLD, add_pairs,
+                                           cosine_pairs, find_duplicates)
+from fruit_ext.datasets.health.sheets import contact_sheets
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument(
+        'root', help='dataset root: ROOT/{train,val[,test]}/<class>/ or '
+        'ROOT/<class>/')
+    parser.add_argument('--out', default=None,
+                        help='CSV to write (none: ROOT/duplicates.csv)')
+    parser.add_argument('--sheets', default=None,
+                        help='contact sheet folder (none: next to the CSV, '
+                        'duplicates_sheets/)')
+    parser.add_argument('--max-sheets', type=int, default=20,
+                        help='contact sheets for the first N groups')
+    parser.add_argument('--threshold', type=int, default=DEFAULT_THRESHOLD,
+                        help='Hamming distance (of 64 bits) on both hashes')
+    parser.add_argument('--embed', nargs=2, metavar=('CONFIG', 'CKPT'),
+                        help='also match by CNN embeddings of this model')
+    parser.add_argument('--min-cosine', type=float, default=0.97,
+                        help='embedding similarity for --embed')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='hashing processes (none: all CPUs)')
+    args = parser.parse_args()
+    if args.threshold < 0 or args.threshold > 64:
+        parser.error(f'--threshold {args.threshold}: must be 0-64')
+    if not -1 <= args.min_cosine <= 1:
+        parser.error(f'--min-cosine {args.min_cosine}: must be -1 to 1')
+    return args
+
+
+def embed_paths(config: str, checkpoint: str, paths, batch_size: int = 32):
+    """Pre-logits features of images under the config's test pipeline.
+
+    Args:
+        config: Config file of the model.
+        checkpoint: Its weights.
+        paths: Image files.
+        batch_size: Images per forward pass.
+
+    Returns:
+        (N, D) float32 numpy array.
+    """
+    import torch
+    from mmengine.config import Config
+    from mmengine.dataset import Compose, pseudo_collate
+
+    from fruit_ext.engine.probe_config import build_model
+    cfg = Config.fromfile(config)
+    model = build_model(cfg, checkpoint)
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
+    dataset = loader['dataset']
+    while 'pipeline' not in dataset:
+        dataset = dataset['dataset']
+    pipeline = Compose(dataset['pipeline'])
+    feats = []
+    with torch.no_grad():
+        for start in range(0, len(paths), batch_size):
+            batch = pseudo_collate([pipeline(dict(img_path=p))
+                                    for p in paths[start:start + batch_size]])
+            data = model.data_preprocessor(batch, False)
+            feats.append(model.head.pre_logits(
+                model.extract_feat(data['inputs'])).float())
+    return torch.cat(feats).numpy()
+
+
+def print_report(report, console: Console) -> None:
+    """Summary table and the groups that break training or evaluation."""
+    table = Table(title=f'Near-duplicates in {report.root}')
+    for column in ('images', 'groups', 'images in groups', 'span splits',
+                   'labels differ', 'unreadable'):
+        table.add_column(column)
+    table.add_row(str(len(report.items)), str(len(report.groups)),
+                  str(sum(len(g) for g in report.groups)),
+                  str(len(report.leaking)), str(len(report.mislabelled)),
+                  str(len(report.unreadable)))
+    console.print(table)
+    for group in report.leaking + report.mislabelled:
+        console.print(', '.join(f'{report.items[i].path}' for i in group),
+                      soft_wrap=True, highlight=False)
+
+
+def main() -> int:
+    """Run the tool.
+
+    Returns:
+        The exit status.
+    """
+    args = parse_args()
+    console = Console()
+    start = time.perf_counter()
+    try:
+        report = find_duplicates(args.root, args.threshold,
+                                 args.workers or os.cpu_count() or 1)
+        if args.embed:
+            feats = embed_paths(*args.embed, [osp.join(args.root, i.path)
+                                              for i in report.items])
+            add_pairs(report, cosine_pairs(feats, args.min_cosine)[0])
+    except (OSError, ValueError) as error:
+        console.print(f'[red]error:[/red] {error}')
+        return 2
+    out = args.out or osp.join(args.root, 'duplicates.csv')
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    report.write_csv(out)
+    sheets = contact_sheets(report, args.sheets or osp.join(
+        osp.dirname(osp.abspath(out)), 'duplicates_sheets'), args.max_sheets)
+    print_report(report, console)
+    for path in report.unreadable:
+        console.print(f'[yellow]not decodable, skipped:[/yellow] {path} '
+                      '(tools/dataset/check.py says why)')
+    console.print(f'Wrote {out} and {len(sheets)} contact sheet(s) in '
+                  f'{time.perf_counter() - start:.1f} s.')
+    bad = report.leaking or report.mislabelled
+    if bad:
+        console.print(f'[red]{len(report.leaking)} group(s) span splits, '
+                      f'{len(report.mislabelled)} carry different labels[/red]'
+                      ': keep one copy, or move a group into one split.')
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
