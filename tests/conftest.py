@@ -163,3 +163,17 @@ def one_thread():
 def fruit_tree(tmp_path_factory) -> Path:
     """A tiny fruit30-layout dataset (30 classes, 2 train + 1 val each)."""
     return write_class_tree(tmp_path_factory.mktemp('fruit30') / 'fruit30')
+
+
+@pytest.fixture(scope='session')
+def served_model(tmp_path_factory, fruit_tree):
+    """``tools/demo/serve.py CONFIG CKPT`` on loopback for the session (the
+    API and browser tests share it), with limits of 1 M pixels and 2 MB:
+    (url, process, config, checkpoint)."""
+    from serve_helpers import serve, tiny_served_model
+    root = tmp_path_factory.mktemp('served')
+    config, checkpoint = tiny_served_model(root, fruit_tree)
+    with serve([str(config), str(checkpoint), '--max-wait-ms', '50',
+                '--max-pixels', '1000000', '--max-bytes', '2000000'],
+               root / 'serve.log') as (url, process):
+        yield url, process, config, checkpoint

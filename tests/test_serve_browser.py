@@ -1,0 +1,89 @@
+"""The served page in headless Chromium (Debian's, driven by Playwright)."""
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mmpretrain import inference_model
+from PIL import Image
+
+from fruit_ext.apis.inference import init_model
+
+CHROMIUM = '/usr/bin/chromium'
+pytestmark = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK),
+    reason=f'{CHROMIUM} is missing: the set-up installs Debian\'s chromium '
+    'where apt runs as root (apt-get install chromium)')
+STATUS = '#status'
+
+
+def wait_status(page, text: str) -> str:
+    """Wait until the status line contains ``text``; return the line."""
+    page.wait_for_function(
+        'text => (document.querySelector("#status")?.innerText || "")'
+        '.includes(text)', arg=text, timeout=30000)
+    return page.locator(STATUS).inner_text()
+
+
+def upload(page, path: Path) -> None:
+    page.locator('#photo input[type=file]').set_input_files(str(path))
+
+
+def test_page_shows_the_models_top1_and_refuses_broken_files(
+        served_model, fruit_tree, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+    url, process, config, checkpoint = served_model
+    model = init_model(str(config), str(checkpoint))
+    photos = [fruit_tree / 'val' / '草莓' / '0.jpg',
+              fruit_tree / 'val' / '苹果-红' / '0.jpg']
+    expected = [inference_model(model, str(p))['pred_class'] for p in photos]
+    empty = tmp_path / 'empty.jpg'
+    empty.write_bytes(b'')
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 255, (300, 300, 3), np.uint8)
+    Image.fromarray(noise).save(buffer, 'JPEG')
+    cut = tmp_path / 'cut.jpg'
+    cut.write_bytes(buffer.getvalue()[:buffer.tell() // 2])
+    hosts = set()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=['--no-sandbox', '--disable-gpu',
+                  '--disable-background-networking',
+                  '--disable-component-update', '--disable-sync'])
+        try:
+            page = browser.new_page(viewport={'width': 1200, 'height': 800})
+            page.on('request',
+                    lambda r: hosts.add(re.sub(r'^\w+://([^/]+).*', r'\1',
+                                               r.url)))
+            page.goto(url, wait_until='networkidle')
+            upload(page, photos[0])
+            shown = wait_status(page, 'Top-1')
+            assert f'**{expected[0]}**' not in shown  # rendered, not raw
+            assert shown.startswith(f'Top-1: {expected[0]} (')
+            heading = page.locator('#top5 h2, #top5 .output-class').first
+            assert heading.inner_text().startswith(expected[0])
+            page.screenshot(path=str(tmp_path / 'page.png'), full_page=True)
+
+            upload(page, empty)
+            assert 'empty file' in wait_status(page, 'Cannot classify')
+            upload(page, cut)
+            assert 'cut.jpg' in wait_status(page, 'truncated')
+            page.screenshot(path=str(tmp_path / 'refused.png'))
+
+            upload(page, photos[1])  # served normally after the errors
+            shown = wait_status(page, 'Top-1')
+            assert shown.startswith(f'Top-1: {expected[1]} (')
+        finally:
+            browser.close()
+    # the page fetched nothing but the server's own assets (no CDN, fonts,
+    # analytics)
+    assert hosts == {url[len('http://'):]}, hosts
+    assert process.poll() is None
+    keep = os.environ.get('FRUIT_SERVE_SCREENSHOTS')
+    if keep:  # for looking at them: readable, Chinese names in a CJK font
+        for name in ('page.png', 'refused.png'):
+            shutil.copy(tmp_path / name, Path(keep) / name)
