@@ -6,7 +6,8 @@ every config built on that base uses it), it works under ``mim train``,
 ``mim test``, ``tools/train.py``, ``tools/test.py`` and the ``dist_*.sh``
 launchers, which all build ``RUNNERS.build(cfg)`` when ``runner_type`` is set.
 Before anything is built it applies :func:`resolve_config` (``data_root``,
-``classes`` and ``max_epochs`` given once reach every place). Then:
+``classes`` and ``max_epochs`` given once reach every place) and, on CPUs
+with native bfloat16, :func:`apply_cpu_fast_path` (``cpu_fast_path``). Then:
 
 * training holds a lock on the work dir (:class:`WorkDirLock`) and only then
   writes the config dump, so a second run into the same dir stops before it
@@ -31,6 +32,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_to_model)
 from mmengine.model import is_model_wrapper
 
+from .cpu_fast_path import apply_cpu_fast_path
 from .log_filters import quiet_console
 from .resolve_config import resolve_config
 from .work_dir_lock import WorkDirBusyError, WorkDirLock
@@ -66,8 +68,9 @@ class FruitRunner(Runner):
         """
         cfg = copy.deepcopy(cfg)
         resolved = resolve_config(cfg)
+        fast_path = apply_cpu_fast_path(cfg)
         runner = super().from_cfg(cfg)
-        for line in resolved:
+        for line in resolved + ([fast_path] if fast_path else []):
             runner.logger.info(line)
         return runner
 

@@ -34,7 +34,9 @@ class ChannelsLastHook(Hook):
 
     Args:
         enable: True or False to force; None (default) enables it only when
-            the model is on a CUDA device, leaving CPU runs as they were.
+            the model is on a CUDA device. ``FruitRunner`` sets it to True
+            for CPU training on CPUs with native bfloat16
+            (:mod:`fruit_ext.engine.cpu_fast_path`, ``cpu_fast_path``).
     """
 
     priority = 'NORMAL'
