@@ -19,8 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from .class_counts import Counts
+from .duplicates import DEFAULT_THRESHOLD
 from .file_findings import ERROR, EXT_FORMATS, WARNING, inspect_file
 from .fruit30 import IMG_EXTENSIONS, SPLITS
+from .health.measure import measure_file, near_duplicate_findings
 from .layout_check import layout_findings, skipped_files
 
 __all__ = ['KINDS', 'Finding', 'CheckReport', 'check_dataset',
@@ -42,6 +44,9 @@ KINDS: Dict[str, str] = {
     'too-small': 'smaller than the pipeline input',
     'duplicate': 'identical files within a split',
     'leakage': 'identical files in train and val/test',
+    'near-duplicate': 'near-duplicate images within a split',
+    'near-leakage': 'near-duplicate images in train and val/test',
+    'near-label-conflict': 'near-duplicate images with different labels',
     'class-mismatch': 'class folders differ between splits',
     'empty-class': 'class folder without loadable images',
     'imbalance': 'class imbalance',
@@ -85,6 +90,9 @@ class CheckReport:
         files: Number of files scanned.
         findings: The problems.
         quarantined: Files moved out by :func:`quarantine`.
+        near_groups: Near-duplicate groups (paths), largest first.
+        stats: Per-file statistics (path -> dict) when asked for; not
+            written to the JSON report.
     """
 
     root: str
@@ -93,6 +101,8 @@ class CheckReport:
     files: int
     findings: List[Finding]
     quarantined: List[str] = field(default_factory=list)
+    near_groups: List[List[str]] = field(default_factory=list)
+    stats: Dict[str, dict] = field(default_factory=dict)
 
     @property
     def open_errors(self) -> List[Finding]:
@@ -115,7 +125,9 @@ class CheckReport:
         summary = {kind: sum(1 for f in self.findings if f.kind == kind)
                    for kind in KINDS}
         with open(path, 'w', encoding='utf-8') as file:
-            json.dump(dict(asdict(self), exit_code=self.exit_code,
+            plain = asdict(self)
+            plain.pop('stats')
+            json.dump(dict(plain, exit_code=self.exit_code,
                            summary={k: v for k, v in summary.items() if v}),
                       file, ensure_ascii=False, indent=1)
 
@@ -230,7 +242,11 @@ def check_dataset(root: str,
                   workers: Optional[int] = None,
                   imbalance: float = 10.0,
                   extensions: Sequence[str] = IMG_EXTENSIONS,
-                  progress: bool = True) -> CheckReport:
+                  progress: bool = True,
+                  near_duplicates: bool = True,
+                  near_threshold: int = DEFAULT_THRESHOLD,
+                  near_severity: str = ERROR,
+                  stats: bool = False) -> CheckReport:
     """Scan a dataset in either layout and report its problems.
 
     Args:
@@ -241,6 +257,13 @@ def check_dataset(root: str,
             the images of the smallest.
         extensions: Extensions the dataset loads.
         progress: Show a progress bar.
+        near_duplicates: Hash every image and report near-duplicate groups
+            (``fruit_ext.datasets.duplicates``).
+        near_threshold: Hamming threshold of the hashes.
+        near_severity: Severity of near-duplicate groups that span splits
+            or carry different labels ('error' or 'warning').
+        stats: Keep per-image statistics in ``report.stats`` (for the
+            health report).
 
     Returns:
         The report.
@@ -250,7 +273,10 @@ def check_dataset(root: str,
               for split, folder in split_folders.items()}
     paths = [p for classes in splits.values() for files in classes.values()
              for p in files]
-    work = partial(inspect_file, min_size=min_size, extensions=extensions)
+    work = partial(measure_file, min_size=min_size, extensions=extensions,
+                   hashes=near_duplicates, stats=stats) \
+        if near_duplicates or stats else \
+        partial(inspect_file, min_size=min_size, extensions=extensions)
     results = {result['path']: result for result in _inspect_all(
         paths, work, workers or os.cpu_count() or 1, progress)}
     findings = [Finding(kind, severity, message,
@@ -267,10 +293,18 @@ def check_dataset(root: str,
                 f' (the dataset loads {", ".join(extensions)})',
                 [osp.relpath(p, root) for p in names])
         for reason, names in skipped_files(results, extensions).items()]
+    near_groups = []
+    if near_duplicates:
+        near, found = near_duplicate_findings(root, splits, results,
+                                              near_threshold, near_severity)
+        dataset_findings += [Finding(*f) for f in found]
+        near_groups = [[near.items[i].path for i in g] for g in near.groups]
     return CheckReport(
         root=root, layout='folder' if '' in splits else 'split',
         counts=counts, files=len(paths),
-        findings=findings + dataset_findings)
+        findings=findings + dataset_findings, near_groups=near_groups,
+        stats={osp.relpath(p, root): r['stats'] for p, r in results.items()
+               if 'stats' in r})
 
 
 def print_summary(report: CheckReport,

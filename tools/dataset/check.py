@@ -5,7 +5,7 @@
     python tools/dataset/check.py --restore data/broken
 
 Decodes every image (in parallel) and reports broken files, odd formats,
-duplicates, train/val leakage and class problems. Writes a JSON report and a
+duplicates and near-duplicates, train/val leakage and class problems. Writes a JSON report and a
 class-count chart. Exits 1 when something would break or corrupt training.
 """
 import argparse
@@ -15,6 +15,7 @@ import sys
 from rich.console import Console
 
 from fruit_ext.datasets.check import check_dataset, print_summary
+from fruit_ext.datasets.duplicates import DEFAULT_THRESHOLD
 from fruit_ext.datasets.quarantine import quarantine, restore
 from fruit_ext.datasets.class_counts import plot_counts
 
@@ -40,6 +41,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--quarantine', metavar='DIR', default=None,
                         help='move broken files to DIR (outside the dataset), '
                         'with a manifest to undo it')
+    parser.add_argument('--near-dups', choices=('error', 'warning', 'off'),
+                        default='error',
+                        help='near-duplicate groups that span splits or '
+                        'carry different labels: errors (exit 1), warnings, '
+                        'or not looked for')
+    parser.add_argument('--near-threshold', type=int, default=DEFAULT_THRESHOLD,
+                        help='Hamming distance (of 64 bits) of the '
+                        'near-duplicate hashes')
     parser.add_argument('--restore', metavar='DIR', default=None,
                         help='put the files quarantined in DIR back')
     args = parser.parse_args()
@@ -65,7 +74,10 @@ def main() -> int:
             return 1 if problems else 0
         report = check_dataset(args.root, min_size=args.min_size,
                                workers=args.workers,
-                               imbalance=args.imbalance)
+                               imbalance=args.imbalance,
+                               near_duplicates=args.near_dups != 'off',
+                               near_threshold=args.near_threshold,
+                               near_severity=args.near_dups)
         if args.quarantine:
             moved = quarantine(report, args.quarantine)
             console.print(f'Moved {len(moved)} broken file(s) to '

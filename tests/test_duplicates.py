@@ -1,0 +1,139 @@
+"""Near-duplicates: hashes, multi-index matching, groups, the tool."""
+import csv
+import io
+import sys
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+
+from conftest import run
+from fruit_ext.datasets.duplicates import (BOXES, DEFAULT_THRESHOLD,
+                                           _bits_to_int, connected_groups,
+                                           cosine_pairs, find_duplicates,
+                                           hash_rgb, near_pairs)
+
+
+def scene(seed: int, size: int = 96) -> Image.Image:
+    """A smooth random colour field: a different 'photo' per seed."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 6, 3)).astype(np.uint8)
+    return Image.fromarray(small).resize((size, size), Image.BICUBIC)
+
+
+def jpeg(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, 'JPEG', quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert('RGB')
+
+
+def test_hashes_are_imagehash_of_each_crop():
+    rgb = np.asarray(scene(0))
+    hashes = hash_rgb(rgb)
+    grey = Image.fromarray(rgb).convert('L').resize((96, 96), Image.LANCZOS)
+    assert hashes.shape == (len(BOXES), 2) and BOXES[0] == (0, 0, 1, 1)
+    for row in (0, 7, len(BOXES) - 1):
+        crop = grey.crop(tuple(round(v * 96) for v in BOXES[row]))
+        assert hashes[row, 0] == _bits_to_int(imagehash.phash(crop).hash)
+        assert hashes[row, 1] == _bits_to_int(imagehash.dhash(crop).hash)
+
+
+def _brute_force(hashes: np.ndarray, threshold: int) -> set:
+    """Every pair near_pairs must return, by comparing all of them."""
+    count = lambda x: np.bitwise_count(x).astype(int)  # noqa: E731
+    found = set()
+    for i in range(len(hashes)):
+        for j in range(len(hashes)):
+            if i != j and ((count(hashes[i, 0, 0] ^ hashes[j, :, 0]) <=
+                            threshold) & (count(hashes[i, 0, 1] ^
+                                                hashes[j, :, 1]) <=
+                                          threshold)).any():
+                found.add((min(i, j), max(i, j)))
+    return found
+
+
+@pytest.mark.parametrize('threshold', [0, 4, 7])
+def test_multi_index_matching_finds_every_pair_brute_force_finds(threshold):
+    rng = np.random.default_rng(threshold)
+    base = rng.integers(0, 2**63, (60, len(BOXES), 2), dtype=np.uint64)
+    near = base[:20].copy()  # copies with up to threshold + 1 bits flipped
+    for row in near:
+        for column in range(2):
+            bits = rng.choice(64, rng.integers(0, threshold + 2), False)
+            row[0, column] ^= np.uint64(sum(1 << int(b) for b in bits))
+    hashes = np.concatenate([base, near])
+    pairs, dist = near_pairs(hashes, threshold)
+    assert {tuple(p) for p in pairs.tolist()} == _brute_force(hashes,
+                                                              threshold)
+    assert (dist <= threshold).all() and (pairs[:, 0] < pairs[:, 1]).all()
+
+
+def test_threshold_out_of_range_is_refused():
+    with pytest.raises(ValueError, match='0-64 bits'):
+        near_pairs(np.zeros((2, len(BOXES), 2), np.uint64), 65)
+
+
+def test_groups_are_connected_components():
+    pairs = np.array([[0, 1], [1, 2], [5, 6]])
+    assert connected_groups(8, pairs) == [[0, 1, 2], [5, 6]]
+    assert connected_groups(3, np.zeros((0, 2), int)) == []
+
+
+def test_cosine_pairs_match_the_full_matrix():
+    feats = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    feats[10] = feats[3] * 2 + 0.01  # same direction
+    pairs, sims = cosine_pairs(feats, 0.9, block=7)
+    unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    full = unit @ unit.T
+    expected = {(i, j) for i in range(50) for j in range(i + 1, 50)
+                if full[i, j] >= 0.9}
+    assert {tuple(p) for p in pairs.tolist()} == expected
+    assert (3, 10) in expected and np.allclose(sims, full[pairs[:, 0],
+                                                          pairs[:, 1]])
+
+
+def write_planted(root: Path) -> dict:
+    """Six scenes in train, edited copies of three in val (one relabelled)."""
+    for split in ('train', 'val'):
+        for label in ('a', 'b'):
+            (root / split / label).mkdir(parents=True)
+    for seed in range(6):
+        scene(seed).save(root / 'train' / 'ab'[seed % 2] / f'{seed}.png')
+    for seed in range(6, 9):
+        scene(seed).save(root / 'val' / 'ab'[seed % 2] / f'{seed}.png')
+    jpeg(scene(0).resize((70, 70)), 50).save(root / 'val/a/resized.jpg')
+    scene(2).crop((4, 3, 92, 93)).save(root / 'val/a/cropped.png')
+    ImageEnhance.Brightness(scene(1)).enhance(1.15).save(
+        root / 'val/a/bright_relabelled.png')  # scene 1 is in train/b
+    return {frozenset({'train/a/0.png', 'val/a/resized.jpg'}),
+            frozenset({'train/a/2.png', 'val/a/cropped.png'}),
+            frozenset({'train/b/1.png', 'val/a/bright_relabelled.png'})}
+
+
+def test_find_duplicates_groups_planted_copies(tmp_path):
+    expected = write_planted(tmp_path / 'data')
+    report = find_duplicates(str(tmp_path / 'data'), progress=False)
+    found = {frozenset(report.items[i].path for i in g)
+             for g in report.groups}
+    assert found == expected
+    assert len(report.leaking) == 3 and len(report.mislabelled) == 1
+    assert report.threshold == DEFAULT_THRESHOLD
+
+
+def test_tool_writes_csv_and_sheets_and_exits_one(tmp_path):
+    write_planted(tmp_path / 'data')
+    (tmp_path / 'data' / 'val' / 'b' / 'broken.jpg').write_bytes(b'\xff\xd8')
+    out = tmp_path / 'out' / 'dups.csv'
+    result = run([sys.executable, 'tools/dataset/find_duplicates.py',
+                  str(tmp_path / 'data'), '--out', str(out), '--workers',
+                  '1'], check=False)
+    assert result.returncode == 1, result.stdout
+    rows = list(csv.DictReader(out.open(encoding='utf-8')))
+    assert {'group', 'path', 'split', 'class'} <= set(rows[0])
+    assert len(rows) == 6 and {r['group'] for r in rows} == {'0', '1', '2'}
+    assert 'val/b/broken.jpg' in result.stdout  # said, not hidden
+    sheets = sorted((out.parent / 'duplicates_sheets').glob('*.png'))
+    assert len(sheets) == 3
+    assert np.asarray(Image.open(sheets[0])).std() > 10
