@@ -101,3 +101,32 @@ def test_color_jitter_negative_hue_turns_the_colour_wheel(backend):
     out = jitter({'img': img.copy()})['img']
     np.testing.assert_allclose(out[0], [[255, 0, 0]] * 4, atol=8)
     np.testing.assert_allclose(out[1], [[0, 0, 255]] * 4, atol=8)
+
+
+def test_bug_probes_see_the_installed_bugs():
+    """The probes find the upstream bugs of the pinned stack on this CPU
+    host, so every fix with a probe is applied here."""
+    from fruit_ext.compat import cpu_amp
+    assert hue_compat.needs_fix()
+    assert cpu_amp.needs_fix()
+    assert dist_compat.needs_fix()
+    assert mmcv.adjust_hue is hue_compat.adjust_hue
+
+
+def test_apply_all_skips_a_fix_whose_probe_says_fixed(monkeypatch, capsys):
+    """An upstream that no longer has the bug is left unpatched, with a
+    log line naming the fix."""
+    from mmengine.logging import MMLogger
+
+    import fruit_ext.compat as compat
+    from fruit_ext.compat import _log
+    hue_compat.revert()
+    monkeypatch.setattr(hue_compat, 'needs_fix', lambda: False)
+    monkeypatch.setattr(_log, '_SEEN', set())
+    MMLogger.get_instance('compat_skip', log_level='DEBUG')  # current
+    try:
+        compat.apply_all()
+        assert mmcv.adjust_hue is hue_compat._original_adjust_hue
+    finally:
+        hue_compat.apply()
+    assert 'adjust_hue: not needed' in capsys.readouterr().out

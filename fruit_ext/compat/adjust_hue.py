@@ -67,6 +67,19 @@ def adjust_hue(img: np.ndarray,
                         cv2.COLOR_HSV2BGR_FULL).astype(dtype)
 
 
+def needs_fix() -> bool:
+    """Whether mmcv's ``adjust_hue`` still overflows on a negative shift.
+
+    Returns:
+        True when the original raises ``OverflowError`` on a 1x1 image.
+    """
+    try:
+        _original_adjust_hue(np.zeros((1, 1, 3), np.uint8), -0.1, 'cv2')
+    except OverflowError:
+        return True
+    return False
+
+
 def _rebind(function) -> None:
     photometric.adjust_hue = function
     mmcv.image.adjust_hue = function

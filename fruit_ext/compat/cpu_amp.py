@@ -29,6 +29,23 @@ def _has_accelerator() -> bool:
             or is_musa_available())
 
 
+def needs_fix() -> bool:
+    """Whether ``AmpOptimWrapper`` refuses this host (CPU only).
+
+    Returns:
+        True when there is no accelerator and mmengine's constructor raises
+        ``AssertionError`` for a one-parameter SGD optimizer.
+    """
+    if _has_accelerator():
+        return False
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    try:
+        _original_init(object.__new__(AmpOptimWrapper), optimizer=optimizer)
+    except AssertionError:
+        return True
+    return False
+
+
 def _init(self: AmpOptimWrapper,
           loss_scale: Union[str, float, dict] = 'dynamic',
           dtype: Optional[Union[str, torch.dtype]] = None,

@@ -66,6 +66,11 @@ def _ddp_init(self: MMDistributedDataParallel, module: torch.nn.Module,
     _original_ddp_init(self, module, *args, **kwargs)
 
 
+def needs_fix() -> bool:
+    """Whether the host lacks CUDA (the only case the fix acts on)."""
+    return not torch.cuda.is_available()
+
+
 def _rebind(function: Callable) -> None:
     dist_utils.init_dist = function
     mmengine.dist.init_dist = function

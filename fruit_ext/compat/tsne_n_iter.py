@@ -24,7 +24,7 @@ MODULE = 'sklearn.manifold'
 _state: dict = {'module': None, 'original': None}
 
 
-def needs_fix(tsne_class: type) -> bool:
+def lacks_max_iter_alias(tsne_class: type) -> bool:
     """Whether ``tsne_class`` rejects ``n_iter`` but takes ``max_iter``.
 
     Args:
@@ -39,7 +39,8 @@ def needs_fix(tsne_class: type) -> bool:
 
 def _patch(module: ModuleType) -> None:
     tsne_class = module.TSNE
-    if _state['original'] is not None or not needs_fix(tsne_class):
+    if _state['original'] is not None or \
+            not lacks_max_iter_alias(tsne_class):
         return
     original = tsne_class.__init__
 
