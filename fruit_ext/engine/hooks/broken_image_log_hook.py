@@ -39,19 +39,13 @@ class BrokenImageLogHook(Hook):
     def __init__(self) -> None:
         self._skipped: List[str] = []
 
-    def before_train_epoch(self, runner) -> None:
-        """Start a new count.
+    def _before_epoch(self, runner, mode: str = 'train') -> None:
+        """Start a new count (mmengine calls this before every train, val
+        and test epoch).
 
         Args:
             runner: The mmengine Runner.
-        """
-        self._skipped = []
-
-    def before_val_epoch(self, runner) -> None:
-        """Start a new count.
-
-        Args:
-            runner: The mmengine Runner.
+            mode: 'train', 'val' or 'test'.
         """
         self._skipped = []
 
@@ -71,22 +65,16 @@ class BrokenImageLogHook(Hook):
         if mode != 'test':
             self._skipped += skipped_paths(data_batch)
 
-    def after_train_epoch(self, runner) -> None:
-        """Log the epoch's count.
+    def _after_epoch(self, runner, mode: str = 'train') -> None:
+        """Log the epoch's count (test runs are not reported).
 
         Args:
             runner: The mmengine Runner.
+            mode: 'train', 'val' or 'test'.
         """
-        self._report(runner, f'Epoch(train) [{runner.epoch + 1}]')
-
-    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
-        """Log the validation's count.
-
-        Args:
-            runner: The mmengine Runner.
-            metrics: The validation metrics.
-        """
-        self._report(runner, f'Epoch(val) [{runner.epoch}]')
+        epoch = runner.epoch + 1 if mode == 'train' else runner.epoch
+        if mode != 'test':
+            self._report(runner, f'Epoch({mode}) [{epoch}]')
 
     def _report(self, runner, where: str) -> None:
         if not self._skipped:
