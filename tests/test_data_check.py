@@ -197,3 +197,35 @@ def test_clean_dataset_passes_and_folder_layout_is_read(tmp_path):
                            progress=False)
     assert report.layout == 'folder' and report.exit_code == 1
     assert [f.paths for f in report.findings] == [['b/0.jpg']]
+
+
+def test_near_duplicates_across_splits_are_errors_or_warnings(tmp_path):
+    from test_duplicates import jpeg, scene
+    root = tmp_path / 'data'
+    for split in ('train', 'val'):
+        for name in ('a', 'b'):
+            (root / split / name).mkdir(parents=True)
+            for i in range(2):
+                scene(hash((split, name, i)) % 1000).save(
+                    root / split / name / f'{i}.png')
+    jpeg(scene(7).resize((80, 80)), 60).save(root / 'val' / 'a' / 'copy.jpg')
+    scene(7).save(root / 'train' / 'a' / 'orig.png')
+    scene(8).save(root / 'train' / 'a' / 'x.png')
+    scene(8).crop((3, 3, 93, 93)).save(root / 'train' / 'b' / 'x_crop.png')
+    report = check_dataset(str(root), min_size=32, workers=1,
+                           progress=False)
+    kinds = {f.kind: (f.severity, sorted(f.paths)) for f in report.findings}
+    assert kinds['near-leakage'] == ('error', ['train/a/orig.png',
+                                               'val/a/copy.jpg'])
+    assert kinds['near-label-conflict'] == ('error', ['train/a/x.png',
+                                                      'train/b/x_crop.png'])
+    assert report.exit_code == 1 and len(report.near_groups) == 2
+    warned = check_dataset(str(root), min_size=32, workers=1,
+                           progress=False, near_severity='warning')
+    assert warned.exit_code == 0
+    off = check_dataset(str(root), min_size=32, workers=1, progress=False,
+                        near_duplicates=False)
+    assert not off.near_groups and off.exit_code == 0
+    result = run([sys.executable, *CHECK, str(root), '--workers', '1',
+                  '--min-size', '32', '--near-dups', 'warning'], check=False)
+    assert result.returncode == 0 and 'near-leakage' in result.stdout

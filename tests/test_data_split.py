@@ -121,3 +121,79 @@ def test_shrink_applies_exif_keeps_layout_and_lists_broken(tmp_path):
         'failed: ')
     with pytest.raises(FileExistsError):
         shrink_dataset(str(src), str(tmp_path / 'out'), 320, workers=1)
+
+
+def test_groups_stay_in_one_split_and_classes_keep_their_ratio(tmp_path):
+    root = tmp_path / 'raw'
+    for name in ('a', 'b'):
+        (root / name).mkdir(parents=True)
+        for i in range(20):
+            photo(seed=i).save(root / name / f'{i}.jpg')
+    groups = {f'a/{i}.jpg': 'burst' for i in range(5)}
+    groups.update({'a/10.jpg': 'cross', 'a/11.jpg': 'cross',
+                   'b/3.jpg': 'cross'})  # two of class a, one of b
+    for seed in range(6):
+        plan = plan_split(str(root), (0.8, 0.2), seed, groups=groups)
+        where = {f'{name}/{p}': split for split, per in plan.files.items()
+                 for name, paths in per.items() for p in paths}
+        assert len(where) == 40
+        for key in ('burst', 'cross'):
+            assert len({where[k] for k, g in groups.items()
+                        if g == key}) == 1
+        assert plan.groups_kept == 2
+        # whole groups: each class within a group's size of 16/4
+        assert abs(len(plan.files['train']['a']) - 16) <= 5
+        assert abs(len(plan.files['train']['b']) - 16) <= 1
+    # no groups: the plan is the per-image one
+    assert plan_split(str(root), seed=1, groups={}).files == \
+        plan_split(str(root), seed=1).files
+
+
+def _jpeg_taken(path: Path, seed: int, when: str) -> None:
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = when
+    photo(seed=seed).save(path, exif=exif)
+
+
+def test_split_tool_keeps_bursts_and_near_duplicates_together(tmp_path):
+    root = tmp_path / 'raw'
+    (root / 'apple').mkdir(parents=True)
+    (root / 'pear').mkdir()
+    for i in range(4):  # a burst 2 s apart, then single shots minutes apart
+        _jpeg_taken(root / 'apple' / f'burst{i}.jpg', 100 + i,
+                    f'2024:05:01 10:00:0{2 * i}')
+    for i in range(6):
+        _jpeg_taken(root / 'apple' / f'single{i}.jpg', 200 + i,
+                    f'2024:05:01 1{i}:30:00')
+    from test_duplicates import jpeg, scene
+    for i in range(8):
+        scene(300 + i).save(root / 'pear' / f'{i}.png')
+    jpeg(scene(300).resize((60, 60)), 60).save(root / 'pear' / 'copy.jpg')
+    (root / 'pear' / 'no_time.png').write_bytes(
+        (root / 'pear' / '1.png').read_bytes())  # exact copy: a near-dup too
+    from fruit_ext.datasets.health.groups import (burst_groups,
+                                                  merge_groups,
+                                                  near_duplicate_groups)
+    near = near_duplicate_groups(str(root), progress=False)
+    bursts, missing = burst_groups(str(root), 5)
+    groups = merge_groups(near, bursts)
+    together = (['apple/burst0.jpg', 'apple/burst1.jpg', 'apple/burst2.jpg',
+                 'apple/burst3.jpg'], ['pear/0.png', 'pear/copy.jpg'],
+                ['pear/1.png', 'pear/no_time.png'])
+    assert missing == 10 and len(set(groups.values())) == 3
+    assert sorted(groups) == sorted(sum(together, []))
+    for seed in range(3):
+        plan = plan_split(str(root), (0.5, 0.5), seed, groups=groups)
+        where = {f'{name}/{p}': split for split, per in plan.files.items()
+                 for name, paths in per.items() for p in paths}
+        for members in together:
+            assert len({where[m] for m in members}) == 1, (seed, members)
+    out = tmp_path / 'out'
+    result = run([sys.executable, 'tools/dataset/split.py', str(root),
+                  str(out), '--seed', '2', '--ratio', '0.5', '0.5',
+                  '--group-by', 'exif-time', '5'])
+    assert '4 image(s) in 1 burst(s) within 5 s' in result.stdout
+    assert '4 image(s) in 2 near-duplicate group(s)' in result.stdout
+    assert '10 image(s) carry no EXIF time' in result.stdout
+    assert sorted(os.listdir(out / 'val' / 'pear')) == sorted(
+        plan.files['val']['pear'])

@@ -2,7 +2,9 @@
 
 Per-class (stratified) and deterministic: files are ordered by a hash of the
 seed and their path, so the same seed gives the same split on any machine,
-whatever order the file system lists them in.
+whatever order the file system lists them in. Given groups (near-duplicates,
+bursts of photos: :mod:`fruit_ext.datasets.health.groups`), each group goes
+to one split as a whole.
 """
 import hashlib
 import math
@@ -10,7 +12,7 @@ import os
 import os.path as osp
 import shutil
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from rich.progress import track
 
@@ -30,12 +32,14 @@ class SplitPlan:
         files: {split: {class: [paths relative to the class folder]}}.
         warnings: Classes too small to split, and the like.
         ignored: Files skipped because their extension is not an image's.
+        groups_kept: Groups of 2+ images each kept inside one split.
     """
 
     src: str
     files: Dict[str, Dict[str, List[str]]]
     warnings: List[str] = field(default_factory=list)
     ignored: int = 0
+    groups_kept: int = 0
 
     @property
     def counts(self) -> Counts:
@@ -80,10 +84,51 @@ def _order_key(seed: int, name: str, relative: str) -> str:
     return hashlib.sha256(f'{seed}/{name}/{relative}'.encode()).hexdigest()
 
 
+Unit = List[Tuple[str, str]]  # (class, path relative to the class folder)
+
+
+def _units(images: Dict[str, List[str]],
+           groups: Dict[str, str]) -> Dict[str, List[Unit]]:
+    """Per class, the units to place: single images and whole groups.
+
+    A group is placed with the class most of its members carry (ties: the
+    first name), its other members following it.
+    """
+    members: Dict[str, Unit] = {}
+    units: Dict[str, List[Unit]] = {name: [] for name in images}
+    for name, paths in images.items():
+        for relative in paths:
+            key = groups.get(f'{name}/{relative}')
+            if key is None:
+                units[name].append([(name, relative)])
+            else:
+                members.setdefault(key, []).append((name, relative))
+    for unit in members.values():
+        names = [name for name, _ in unit]
+        home = min(set(names), key=lambda n: (-names.count(n), n))
+        units[home].append(sorted(unit))
+    return units
+
+
+def _place(units: List[Unit], sizes: List[int],
+           splits: Sequence[str]) -> Dict[str, Unit]:
+    """Fill the splits in order; a group goes where it fits whole."""
+    left = list(sizes)
+    placed: Dict[str, Unit] = {split: [] for split in splits}
+    for unit in units:
+        fits = [i for i, n in enumerate(left) if n >= len(unit)]
+        index = fits[0] if fits else max(range(len(left)),
+                                         key=lambda i: (left[i], -i))
+        left[index] -= len(unit)
+        placed[splits[index]] += unit
+    return placed
+
+
 def plan_split(src: str,
                ratios: Sequence[float] = (0.8, 0.2),
                seed: int = 0,
-               extensions: Sequence[str] = IMG_EXTENSIONS) -> SplitPlan:
+               extensions: Sequence[str] = IMG_EXTENSIONS,
+               groups: Optional[Dict[str, str]] = None) -> SplitPlan:
     """Decide the split of every image under ``src/<class>/``.
 
     Args:
@@ -91,6 +136,9 @@ def plan_split(src: str,
         ratios: Fractions for train, val (and test); they must sum to 1.
         seed: Same seed, same split.
         extensions: File extensions counted as images.
+        groups: ``{'<class>/<path in the class folder>': group key}``;
+            images sharing a key land in the same split (classes are then
+            split as close to the ratios as whole groups allow).
 
     Returns:
         The plan.
@@ -112,23 +160,31 @@ def plan_split(src: str,
         raise ValueError(f'{src} holds no class folders (expected '
                          f'{src}/<class>/<image>)')
     splits = SPLIT_NAMES[:len(ratios)]
-    plan = SplitPlan(src=src, files={split: {} for split in splits})
+    plan = SplitPlan(src=src, files={split: {name: [] for name in classes}
+                                     for split in splits})
+    images = {}
     for name in classes:
-        images, ignored = _class_files(osp.join(src, name), extensions)
+        images[name], ignored = _class_files(osp.join(src, name), extensions)
         plan.ignored += ignored
-        images.sort(key=lambda relative: _order_key(seed, name, relative))
-        sizes = split_sizes(len(images), ratios)
-        start = 0
-        for split, size in zip(splits, sizes):
-            plan.files[split][name] = sorted(images[start:start + size])
-            start += size
+    units = _units(images, groups or {})
+    plan.groups_kept = sum(len(u) > 1 for per in units.values() for u in per)
+    for name in classes:
+        units[name].sort(key=lambda unit: _order_key(seed, *unit[0]))
+        total = sum(len(unit) for unit in units[name])
+        sizes = split_sizes(total, ratios)
+        for split, unit in _place(units[name], sizes, splits).items():
+            for owner, relative in unit:
+                plan.files[split][owner].append(relative)
         empty = [split for split, size, ratio in zip(splits, sizes, ratios)
                  if size == 0 and ratio > 0]
         if empty:
             plan.warnings.append(
-                f'class {name!r} has {len(images)} image(s), too few to '
-                f'split {"/".join(f"{r:g}" for r in ratios)}: '
+                f'class {name!r} has {len(images[name])} image(s), too few '
+                f'to split {"/".join(f"{r:g}" for r in ratios)}: '
                 f'{", ".join(empty)} get(s) none of it')
+    for per_class in plan.files.values():
+        for name in per_class:
+            per_class[name].sort()
     return plan
 
 

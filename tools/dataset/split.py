@@ -2,9 +2,12 @@
 
     python tools/dataset/split.py data/my_photos data/my_photos_split
     python tools/dataset/split.py RAW OUT --ratio 0.7 0.2 0.1 --symlink
+    python tools/dataset/split.py RAW OUT --group-by exif-time 10
 
-Per-class (stratified) split, deterministic for a seed. The source is only
-read, unless ``--move``. Writes ``OUT/split_counts.csv`` and
+Per-class (stratified) split, deterministic for a seed. Near-duplicate
+images (and, with ``--group-by exif-time SECONDS``, bursts of photos taken
+within that many seconds) stay together in one split, so val never holds a
+copy of a training photo. The source is only read, unless ``--move``. Writes ``OUT/split_counts.csv`` and
 ``OUT/split_counts.png`` and prints the per-class counts.
 """
 import argparse
@@ -15,6 +18,9 @@ from rich.console import Console
 
 from fruit_ext.datasets.class_counts import (plot_counts, print_counts,
                                              write_counts_csv)
+from fruit_ext.datasets.duplicates import DEFAULT_THRESHOLD
+from fruit_ext.datasets.health.groups import (burst_groups, merge_groups,
+                                              near_duplicate_groups)
 from fruit_ext.datasets.split import apply_split, plan_split
 
 
@@ -35,11 +41,51 @@ def parse_args() -> argparse.Namespace:
                       help='link to the source files instead of copying')
     mode.add_argument('--move', action='store_true',
                       help='move the source files (changes the source)')
+    parser.add_argument('--no-near-dups', action='store_true',
+                        help='do not keep near-duplicates in one split')
+    parser.add_argument('--near-threshold', type=int,
+                        default=DEFAULT_THRESHOLD,
+                        help='Hamming distance (of 64 bits) of the '
+                        'near-duplicate hashes')
+    parser.add_argument('--group-by', nargs=2, metavar=('exif-time', 'S'),
+                        help='also keep photos of a class taken within S '
+                        'seconds of each other (EXIF time) in one split')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='hashing processes')
     parser.add_argument('--dry-run', action='store_true',
                         help='print the counts, write nothing')
     parser.add_argument('--force', action='store_true',
                         help='write into a non-empty output folder')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.group_by:
+        try:
+            args.burst_seconds = float(args.group_by[1])
+        except ValueError:
+            args.burst_seconds = -1
+        if args.group_by[0] != 'exif-time' or args.burst_seconds < 0:
+            parser.error('--group-by takes exif-time SECONDS (>= 0), got '
+                         + ' '.join(args.group_by))
+    return args
+
+
+def find_groups(args: argparse.Namespace, console: Console) -> dict:
+    """The groups to keep inside one split, with what was found said."""
+    groupings = []
+    if not args.no_near_dups:
+        near = near_duplicate_groups(args.src, args.near_threshold,
+                                     args.workers)
+        console.print(f'{len(near)} image(s) in {len(set(near.values()))} '
+                      'near-duplicate group(s) (--no-near-dups to ignore).')
+        groupings.append(near)
+    if args.group_by:
+        bursts, missing = burst_groups(args.src, args.burst_seconds)
+        console.print(f'{len(bursts)} image(s) in {len(set(bursts.values()))}'
+                      f' burst(s) within {args.burst_seconds:g} s.')
+        if missing:
+            console.print(f'[yellow]warning:[/yellow] {missing} image(s) '
+                          'carry no EXIF time and are split one by one.')
+        groupings.append(bursts)
+    return merge_groups(*groupings)
 
 
 def main() -> int:
@@ -51,7 +97,8 @@ def main() -> int:
     args = parse_args()
     console = Console()
     try:
-        plan = plan_split(args.src, args.ratio, args.seed)
+        plan = plan_split(args.src, args.ratio, args.seed,
+                          groups=find_groups(args, console))
         for warning in plan.warnings:
             console.print(f'[yellow]warning:[/yellow] {warning}')
         if plan.ignored:
