@@ -81,8 +81,11 @@ custom_hooks = [
     # fitted on (measured in docs/finetune.md). BackboneFreezeHook still
     # composes with it, e.g. for gradual unfreezing with stages=[...].
     dict(type='LinearProbeHook', norm_eval=True),
-    # per-class CSV, confusion matrix, worst mistakes under
-    # {work_dir}/eval_report/{last,best,test}/
+    # temperature scaling + "unknown" threshold (95 % of val accepted),
+    # fitted after each validation and stored in best.pth's meta
+    dict(type='CalibrationHook'),
+    # per-class CSV, confusion matrix, worst mistakes (with Grad-CAM),
+    # reliability diagram under {work_dir}/eval_report/{last,best,test}/
     dict(type='EvalReportHook'),
 ]
 # frozen parameters get no gradients: DDP must expect that

@@ -100,7 +100,7 @@ val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
         pytest.approx(72.22, abs=0.01)
     drawn = list(Path(runner.log_dir).glob('vis_data/vis_image/val_*.png'))
     assert {p.name.rsplit('_', 1)[0] for p in drawn} == {
-        'val_confusion_matrix', 'val_mistakes'}
+        'val_confusion_matrix', 'val_mistakes', 'val_reliability'}
 
 
 def test_recipe_trains_with_mim_and_reports_on_mim_test(tmp_path, fruit_tree):
@@ -122,6 +122,10 @@ def test_recipe_trains_with_mim_and_reports_on_mim_test(tmp_path, fruit_tree):
                   str(work_dir / 'epoch_1.pth'), '--work-dir',
                   str(work_dir)], cwd=tmp_path)
     assert 'EvalReportHook: test report written' in tested.stdout
+    # the calibration CalibrationHook stored in epoch_1.pth, on the test set
+    assert 'CalibrationHook: temperature' in tested.stdout
+    assert 'test ECE' in tested.stdout
+    assert (work_dir / 'eval_report' / 'test' / 'reliability.png').is_file()
     rows = read_rows(work_dir / 'eval_report' / 'test' / 'per_class.csv')
     assert len(rows) == 31 and int(rows['macro avg']['support']) == 30
     assert (work_dir / 'eval_report' / 'test' / 'confusion_matrix.png'

@@ -204,13 +204,16 @@ def test_batch_inferencer_threshold_and_csv(trained, photo_folder, tmp_path):
     predictions, skipped = inferencer.predict(paths, topk=3, threshold=1.01,
                                               progress=False)
     assert {Path(p).name for p, _ in skipped} == BAD
-    assert all(p.unknown and p.pred_class == 'unknown' for p in predictions)
+    # unknown, with the best guess kept
+    assert all(p.unknown and p.pred_class in FRUIT30_CLASSES
+               for p in predictions)
     out = tmp_path / 'pred.csv'
     write_predictions(predictions, skipped, str(out))
     with open(out, encoding='utf-8-sig') as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == len(GOOD)
-    assert rows[0]['pred_label'] == '-1'
+    assert rows[0]['unknown'] == 'True'
+    assert rows[0]['pred_class'] == rows[0]['top1_class']
     assert rows[0]['top1_class'] in FRUIT30_CLASSES
     assert float(rows[0]['top1_score']) >= float(rows[0]['top2_score'])
 

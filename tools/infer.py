@@ -1,7 +1,8 @@
 """Predict images, folders, globs or path lists with a trained classifier.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT... [--out FILE.csv|FILE.json]
-        [--show-dir DIR] [--topk K] [--device D] [--threshold T]
+        [--show-dir DIR] [--topk K] [--device D] [--tta]
+        [--threshold T | --accept A]
     python tools/infer.py WORK_DIR [CHECKPOINT] INPUT...
     python tools/infer.py CHECKPOINT INPUT...      # .pth/.safetensors alone
 
@@ -12,6 +13,12 @@ be a .safetensors file from tools/deploy/publish_model.py. A checkpoint that
 does not fit the config is refused before any image is read. Files that
 cannot be read are reported and skipped; the exit code is 1 when nothing
 could be predicted or the model files are refused, 2 for bad arguments.
+
+Scores are calibrated and images below the model's "unknown" threshold are
+marked unknown (best guess kept) when the checkpoint stores a calibration
+(training with CalibrationHook, or tools/analysis/calibrate.py); --accept
+picks the stored threshold for another share of accepted val images,
+--threshold sets one by hand on the best calibrated score.
 """
 import argparse
 import os
@@ -76,8 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help='write each image with its prediction here')
     parser.add_argument('--topk', type=_positive_int, default=3,
                         help='classes listed per image')
-    parser.add_argument('--threshold', type=_probability, default=0.0,
-                        help='best score below this answers "unknown"')
+    unknown = parser.add_mutually_exclusive_group()
+    unknown.add_argument('--threshold', type=_probability,
+                         help='best (calibrated) score below this answers '
+                         '"unknown" (default: the threshold stored with the '
+                         'checkpoint, else 0)')
+    unknown.add_argument('--accept', type=_probability,
+                         help='use the stored threshold that accepts this '
+                         'share of in-class val images (0.7 to 1), e.g. 0.99')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation: average the logits of '
+                        'each image and its mirror image')
     parser.add_argument('--batch-size', type=_positive_int, default=32,
                         help='images per forward pass')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
@@ -180,6 +196,8 @@ def print_table(console: Console, predictions: Sequence[Prediction],
         alias = prediction.alias(prediction.pred_label)
         if alias and alias != best:
             best = f'{best} ({alias})'
+        if prediction.unknown:
+            best = f'unknown (best guess {best})'
         # an unknown answer lists the guesses it did not trust
         shown = prediction.topk if prediction.unknown else prediction.topk[1:]
         others = ', '.join(f'{name} {score:.2f}' for _, name, score in shown)
@@ -223,8 +241,13 @@ def main() -> int:
         print(f'error: {error}', file=sys.stderr)
         return 1
     paths, missing = collect_images(args.inputs)
-    predictions, unreadable = inferencer.predict(
-        paths, topk=args.topk, threshold=args.threshold)
+    try:
+        predictions, unreadable = inferencer.predict(
+            paths, topk=args.topk, threshold=args.threshold,
+            accept=args.accept, tta=args.tta)
+    except ValueError as error:  # --accept without a calibration
+        print(f'error: {error}', file=sys.stderr)
+        return 1
     skipped = missing + unreadable
     if predictions:
         root = osp.commonpath(
@@ -247,8 +270,12 @@ def main() -> int:
                             inferencer.aliases, out_file)
         console.print(f'pictures written to {args.show_dir}')
     unknown = sum(p.unknown for p in predictions)
+    rule = (f', unknown below {predictions[0].score_kind} '
+            f'{predictions[0].threshold:.4g}, temperature '
+            f'{predictions[0].temperature:.3g}') if predictions else ''
     console.print(f'{len(predictions)} predicted ({unknown} unknown), '
-                  f'{len(skipped)} skipped')
+                  f'{len(skipped)} skipped' + (rule if inferencer.calibration
+                                               or args.threshold else ''))
     return 0 if predictions else 1
 
 

@@ -1,8 +1,11 @@
 """Predict many image files in batches, skipping the ones that cannot be read.
 
 Built on mmpretrain's :class:`ImageClassificationInferencer` (model, class
-names, forward) and the config's test pipeline, so results equal those of
-validation.
+names) and the config's test pipeline, so results equal those of
+validation. A calibration stored with the checkpoint (temperature, "unknown"
+threshold; :mod:`fruit_ext.evaluation.calibration`) is applied to the
+logits; test-time augmentation averages the logits of the image and its
+mirror image.
 """
 import csv
 import json
@@ -18,6 +21,7 @@ from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.registry import TRANSFORMS
 from rich.progress import Progress
 
+from ..evaluation.calibration import decide, unknown_rule
 from .checked_loading import build_model, load_checked
 from .image_inputs import Problem
 from .work_dir import resolve_model_files
@@ -29,32 +33,44 @@ UNKNOWN = 'unknown'
 class Prediction:
     """The answer for one image.
 
+    The best guess (``pred_label``, ``pred_class``, ``pred_score``) is kept
+    when the answer is :data:`UNKNOWN`.
+
     Args:
         path: Image file.
-        topk: ``(label, class name, score)``, best first.
-        threshold: Scores of the best class below this make the answer
-            :data:`UNKNOWN`.
+        topk: ``(label, class name, score)``, best first (calibrated).
+        threshold: ``score`` below this makes the answer :data:`UNKNOWN`.
         aliases: English class aliases by label, if the model has them.
+        score: The "unknown" score compared with ``threshold``; the best
+            score when None.
+        score_kind: 'msp' (best calibrated probability) or 'energy'.
+        temperature: The temperature the logits were divided by.
+        scores: All calibrated class probabilities, by label.
     """
     path: str
     topk: List[Tuple[int, str, float]]
     threshold: float = 0.0
     aliases: Optional[Sequence[str]] = field(default=None, repr=False)
+    score: Optional[float] = None
+    score_kind: str = 'msp'
+    temperature: float = 1.0
+    scores: Optional[List[float]] = field(default=None, repr=False)
 
     @property
     def unknown(self) -> bool:
-        """Whether the best score is below the threshold."""
-        return self.topk[0][2] < self.threshold
+        """Whether the "unknown" score is below the threshold."""
+        score = self.topk[0][2] if self.score is None else self.score
+        return score < self.threshold
 
     @property
     def pred_label(self) -> int:
-        """Best class index, -1 when unknown."""
-        return -1 if self.unknown else self.topk[0][0]
+        """Best class index (also when unknown)."""
+        return self.topk[0][0]
 
     @property
     def pred_class(self) -> str:
-        """Best class name, or :data:`UNKNOWN`."""
-        return UNKNOWN if self.unknown else self.topk[0][1]
+        """Best class name (also when unknown)."""
+        return self.topk[0][1]
 
     @property
     def pred_score(self) -> float:
@@ -68,7 +84,7 @@ class Prediction:
         return self.aliases[label]
 
     def to_dict(self) -> Dict:
-        """A JSON-ready summary."""
+        """A JSON-ready summary (``pred_scores``: all classes, by label)."""
         return dict(
             path=self.path,
             pred_label=self.pred_label,
@@ -76,9 +92,16 @@ class Prediction:
             pred_alias=self.alias(self.pred_label),
             pred_score=round(self.pred_score, 6),
             unknown=self.unknown,
+            threshold=round(self.threshold, 6),
+            score=round(self.pred_score if self.score is None
+                        else self.score, 6),
+            score_kind=self.score_kind,
+            temperature=self.temperature,
             topk=[dict(label=label, **{'class': name},
                        alias=self.alias(label), score=round(score, 6))
-                  for label, name, score in self.topk])
+                  for label, name, score in self.topk],
+            pred_scores=None if self.scores is None else
+            [round(score, 6) for score in self.scores])
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
@@ -97,6 +120,9 @@ class BatchInferencer:
             refused (:class:`CheckpointMismatchError`) unless it fits.
         device: Device, e.g. 'cpu' or 'cuda:0'.
         batch_size: Images per forward pass.
+
+    Attributes:
+        calibration: The checkpoint's ``meta['calibration']``, or None.
     """
 
     def __init__(self,
@@ -121,6 +147,8 @@ class BatchInferencer:
         self.aliases: Optional[List[str]] = list(
             meta['aliases']) if meta.get('aliases') else None
         self.batch_size = batch_size
+        self.calibration: Optional[dict] = getattr(
+            self.inferencer.model, '_calibration', None)
         # The config's whole test pipeline, loader included, so results are
         # those of validation (mmpretrain's inferencer decodes images itself).
         with DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -140,23 +168,50 @@ class BatchInferencer:
             raise ValueError('not a readable image')
         return sample
 
+    def logits(self, samples: List[dict], tta: bool = False) -> torch.Tensor:
+        """Raw class scores of samples from the test pipeline.
+
+        Args:
+            samples: Outputs of the config's test pipeline.
+            tta: Average with the logits of the mirror image (the network
+                input flipped left-right).
+
+        Returns:
+            (N, C) float logits on the CPU.
+        """
+        model = self.inferencer.model
+        with torch.no_grad():
+            inputs = model.data_preprocessor(default_collate(samples),
+                                             False)['inputs']
+            logits = model(inputs, mode='tensor')
+            if tta:
+                logits = (logits + model(inputs.flip(3), mode='tensor')) / 2
+        return logits.float().cpu()
+
     def predict(self,
                 paths: Sequence[str],
                 topk: int = 5,
-                threshold: float = 0.0,
-                progress: bool = True
+                threshold: Optional[float] = None,
+                progress: bool = True,
+                accept: Optional[float] = None,
+                tta: bool = False
                 ) -> Tuple[List[Prediction], List[Problem]]:
         """Predict every readable file.
 
         Args:
             paths: Image files.
             topk: Classes to keep per image.
-            threshold: Best scores below this give :data:`UNKNOWN`.
+            threshold: Best calibrated probability below which the answer
+                is :data:`UNKNOWN`; overrides the stored calibration's.
             progress: Show a progress bar.
+            accept: Use the stored threshold for this share of accepted
+                in-class val images instead (0.7 to 1).
+            tta: Average the logits with those of the mirror image.
 
         Returns:
             (predictions in input order, ``(path, reason)`` of skipped files).
         """
+        rule = unknown_rule(self.calibration, threshold, accept)
         topk = max(1, min(topk, len(self.classes)))
         predictions: List[Prediction] = []
         skipped: List[Problem] = []
@@ -171,23 +226,24 @@ class BatchInferencer:
                     except ValueError as error:
                         skipped.append((path, str(error)))
                 if samples:
-                    outputs = self.inferencer.forward(default_collate(samples))
-                    for path, output in zip(ready, outputs):
-                        predictions.append(
-                            self._prediction(path, output.pred_score, topk,
-                                             threshold))
+                    decided = decide(self.logits(samples, tta).numpy(), rule)
+                    for i, path in enumerate(ready):
+                        predictions.append(self._prediction(
+                            path, decided['probs'][i],
+                            float(decided['scores'][i]), topk, rule))
                 bar.advance(task, len(chunk))
         return predictions, skipped
 
-    def _prediction(self, path: str, scores: torch.Tensor, topk: int,
-                    threshold: float) -> Prediction:
-        values, labels = scores.float().cpu().topk(topk)
+    def _prediction(self, path: str, probs, score: float, topk: int,
+                    rule: dict) -> Prediction:
+        values, labels = torch.from_numpy(probs).topk(topk)
         return Prediction(
             path=path,
             topk=[(int(label), self.classes[label], float(value))
                   for value, label in zip(values, labels)],
-            threshold=threshold,
-            aliases=self.aliases)
+            threshold=rule['threshold'], aliases=self.aliases, score=score,
+            score_kind=rule['score'], temperature=rule['temperature'],
+            scores=[float(p) for p in probs])
 
 
 def write_predictions(predictions: Sequence[Prediction],

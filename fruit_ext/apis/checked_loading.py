@@ -29,6 +29,7 @@ from ..engine.checkpoint_fit import (CheckpointMismatchError, _backbone_of,
                                      describe_checkpoint, head_classes,
                                      input_size)
 from ..compat.safetensors_format import is_safetensors, read_safetensors
+from .calibrated_head import attach_calibration
 
 ModelSpec = Union[str, Config]
 
@@ -146,6 +147,8 @@ def load_checked(model: torch.nn.Module,
         check_checkpoint_matches_config(meta, cfg, checkpoint,
                                         evaluating=evaluating)
     _load_checkpoint_to_model(model, loaded, strict=False)
+    # the stored temperature / "unknown" threshold, applied by the head
+    attach_calibration(model, meta.get('calibration'), checkpoint)
     dataset_meta = meta.get('dataset_meta') or (
         {'classes': meta['CLASSES']} if meta.get('CLASSES') else None)
     if dataset_meta:

@@ -86,6 +86,21 @@ def _preprocess(self: ImageClassificationInferencer, inputs: List,
     yield from map(default_collate, chunked)
 
 
+def _postprocess(self: ImageClassificationInferencer, preds: List,
+                 visualization: List, return_datasamples: bool = False):
+    """mmpretrain's results, plus ``unknown``/``threshold``/``ood_score``
+    where the model applies a stored calibration (``calibrated_head``)."""
+    results = _ORIGINAL['postprocess'](self, preds, visualization,
+                                       return_datasamples)
+    if return_datasamples:
+        return results
+    for result, sample in zip(results, preds):
+        for key in ('unknown', 'threshold', 'ood_score'):
+            if key in sample:
+                result[key] = sample.get(key)
+    return results
+
+
 def apply() -> None:
     """Patch ``ImageClassificationInferencer`` (once per process)."""
     if _ORIGINAL:
@@ -93,8 +108,10 @@ def apply() -> None:
     cls = ImageClassificationInferencer
     _ORIGINAL['_init_pipeline'] = cls._init_pipeline
     _ORIGINAL['preprocess'] = cls.preprocess
+    _ORIGINAL['postprocess'] = cls.postprocess
     cls._init_pipeline = _init_pipeline
     cls.preprocess = _preprocess
+    cls.postprocess = _postprocess
 
 
 def revert() -> None:

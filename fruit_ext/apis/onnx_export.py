@@ -5,7 +5,8 @@ and spatial size (the network ends in global average pooling) and returns the
 logits (N, C). What runs outside the graph is stored as ONNX metadata and read
 by :class:`fruit_ext.apis.predictor.Predictor`: class names, aliases, and the
 test pipeline's resize/crop with the data preprocessor's mean, std and
-channel order.
+channel order, and the checkpoint's calibration (temperature, "unknown"
+threshold) when it has one.
 
 It uses torch's TorchScript-based exporter (``dynamo=False``): it needs only
 ``onnx`` and its logits match PyTorch's; the ``torch.export``-based exporter
@@ -24,7 +25,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from torch import nn
 
-from .predictor import META_ALIASES, META_CLASSES, META_PREPROCESS
+from .predictor import (META_ALIASES, META_CALIBRATION, META_CLASSES,
+                        META_PREPROCESS)
 
 _LOADERS = ('LoadImageFromFile', 'RobustLoadImageFromFile')
 
@@ -129,7 +131,8 @@ def export_onnx(model: nn.Module,
                 preprocess: Dict,
                 aliases: Optional[Sequence[str]] = None,
                 sample_size: Tuple[int, int] = (224, 224),
-                opset: int = 17) -> str:
+                opset: int = 17,
+                calibration: Optional[Dict] = None) -> str:
     """Write the classifier as ONNX with dynamic batch, height and width.
 
     Args:
@@ -140,6 +143,8 @@ def export_onnx(model: nn.Module,
         aliases: English class aliases, stored as metadata if given.
         sample_size: (H, W) of the tracing input.
         opset: ONNX opset version.
+        calibration: ``meta['calibration']`` of the checkpoint, stored as
+            metadata if given (the graph still returns raw logits).
 
     Returns:
         ``out_file``.
@@ -162,6 +167,8 @@ def export_onnx(model: nn.Module,
     metadata = {META_CLASSES: list(classes), META_PREPROCESS: preprocess}
     if aliases:
         metadata[META_ALIASES] = list(aliases)
+    if calibration:
+        metadata[META_CALIBRATION] = calibration
     for key, value in metadata.items():
         entry = graph.metadata_props.add()
         entry.key, entry.value = key, json.dumps(value, ensure_ascii=False)

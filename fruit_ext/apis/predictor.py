@@ -9,8 +9,10 @@ onnxruntime pillow numpy`` and used as a library or a command::
 
 The ONNX file written by ``tools/deploy/export_onnx.py`` carries what is
 needed besides the weights, as metadata: the class names (and English
-aliases) and the preprocessing (resize, crop, mean/std) of the config's test
-pipeline.
+aliases), the preprocessing (resize, crop, mean/std) of the config's test
+pipeline and, when the checkpoint was calibrated, the temperature and the
+"unknown" threshold (``fruit_ext/evaluation/calibration.py`` fits them; the
+few lines applying them are repeated here so the two files stay alone).
 """
 import argparse
 import importlib.util
@@ -47,6 +49,7 @@ image_core = _image_core()
 META_CLASSES = 'fruit_ext.classes'
 META_ALIASES = 'fruit_ext.aliases'
 META_PREPROCESS = 'fruit_ext.preprocess'
+META_CALIBRATION = 'calibration'
 
 _INTERPOLATION = {
     'nearest': Image.Resampling.NEAREST,
@@ -115,6 +118,52 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def unknown_rule(calibration: Optional[Dict], threshold: Optional[float],
+                 accept: Optional[float]) -> Dict:
+    """Which score, threshold and temperature decide "unknown".
+
+    Same rule as ``BatchInferencer``: a ``threshold`` given by hand is a
+    probability on the best calibrated score; ``accept`` picks the stored
+    calibration's threshold for that share of accepted val images; else the
+    stored threshold; without a calibration nothing is unknown.
+
+    Args:
+        calibration: The model's stored calibration, or None.
+        threshold: Explicit threshold on the best (calibrated) probability.
+        accept: Share of in-class val images to accept (0.7 to 1).
+
+    Returns:
+        ``{'temperature', 'score': 'msp'|'energy', 'threshold'}``.
+    """
+    temperature = float(calibration['temperature']) if calibration else 1.0
+    if threshold is not None:
+        return dict(temperature=temperature, score='msp',
+                    threshold=float(threshold))
+    if accept is not None:
+        levels = (calibration or {}).get('quantile_levels')
+        if not levels or not 1 - levels[-1] - 1e-9 <= accept <= 1:
+            raise ValueError(
+                f'accept={accept}: needs a calibrated model (stored val '
+                'score quantiles) and a value from 0.7 to 1.')
+        return dict(temperature=temperature, score=calibration['score'],
+                    threshold=float(np.interp(1 - accept, levels,
+                                              calibration['quantiles'])))
+    if calibration:
+        return dict(temperature=temperature, score=calibration['score'],
+                    threshold=float(calibration['threshold']))
+    return dict(temperature=1.0, score='msp', threshold=0.0)
+
+
+def ood_score(logits: np.ndarray, temperature: float, kind: str) -> np.ndarray:
+    """Best calibrated probability ('msp') or ``T * logsumexp(z / T)``."""
+    scaled = np.asarray(logits, np.float64) / temperature
+    if kind == 'msp':
+        return softmax(scaled).max(axis=1)
+    top = scaled.max(axis=1)
+    return temperature * (top + np.log(np.exp(
+        scaled - top[:, None]).sum(axis=1)))
+
+
 class Predictor:
     """Classify images with an ONNX model exported by fruit_ext.
 
@@ -151,6 +200,8 @@ class Predictor:
         self.aliases: Optional[List[str]] = json.loads(
             meta[META_ALIASES]) if META_ALIASES in meta else None
         self.preprocess_cfg: Dict = json.loads(meta[META_PREPROCESS])
+        self.calibration: Optional[Dict] = json.loads(
+            meta[META_CALIBRATION]) if META_CALIBRATION in meta else None
         self.input_name = self.session.get_inputs()[0].name
 
     def preprocess(self, image: ImageInput) -> np.ndarray:
@@ -232,37 +283,56 @@ class Predictor:
             None, {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
 
     def __call__(self, images: Union[ImageInput, Sequence[ImageInput]],
-                 topk: int = 5) -> List[Dict]:
+                 topk: int = 5,
+                 threshold: Optional[float] = None,
+                 accept: Optional[float] = None,
+                 tta: bool = False) -> List[Dict]:
         """Predict images.
 
-        Images of the same preprocessed size run as one batch.
+        Images of the same preprocessed size run as one batch. A stored
+        calibration (temperature, "unknown" threshold) is applied.
 
         Args:
             images: One image or a list (paths, PIL images, RGB arrays).
             topk: How many best classes to list per image (at least 1;
                 more than there are classes lists them all).
+            threshold: Best calibrated probability below which an image is
+                unknown; overrides the stored threshold.
+            accept: Use the stored calibration's threshold for this share
+                of accepted in-class val images instead (0.7 to 1).
+            tta: Also run the mirror image and average the logits.
 
         Returns:
             One dict per image, with mmpretrain's keys ``pred_label``,
-            ``pred_score``, ``pred_class``, ``pred_scores`` and ``topk``: a
-            list of ``(label, class name, score)``.
+            ``pred_score``, ``pred_class``, ``pred_scores`` (calibrated) and
+            ``topk``: a list of ``(label, class name, score)``; the best
+            guess is kept when ``unknown`` is True. Also ``threshold``,
+            ``score`` (the value compared with it), ``score_kind`` and
+            ``temperature``.
         """
         if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
             raise ValueError(f'topk must be a whole number >= 1, got {topk!r}')
         if isinstance(images, (str, os.PathLike, Image.Image, np.ndarray)):
             images = [images]
+        rule = unknown_rule(self.calibration, threshold, accept)
         inputs = [self.preprocess(image) for image in images]
-        scores: List[np.ndarray] = [None] * len(inputs)
+        logits: List[np.ndarray] = [None] * len(inputs)
         by_shape: Dict[tuple, List[int]] = {}
         for index, array in enumerate(inputs):
             by_shape.setdefault(array.shape, []).append(index)
         for indices in by_shape.values():
-            probs = softmax(self.logits(np.stack([inputs[i] for i in indices])))
-            for i, prob in zip(indices, probs):
-                scores[i] = prob
-        return [self._result(prob, topk) for prob in scores]
+            batch = np.stack([inputs[i] for i in indices])
+            out = self.logits(batch)
+            if tta:  # mirror image: flip the width axis, average the logits
+                out = (out + self.logits(batch[..., ::-1])) / 2
+            for i, row in zip(indices, out):
+                logits[i] = row
+        return [self._result(row, topk, rule) for row in logits]
 
-    def _result(self, prob: np.ndarray, topk: int) -> Dict:
+    def _result(self, logits: np.ndarray, topk: int, rule: Dict) -> Dict:
+        prob = softmax(logits[None] / rule['temperature'])[0]
+        score = float(ood_score(logits[None], rule['temperature'],
+                                rule['score'])[0])
         order = np.argsort(-prob)[:topk]
         label = int(order[0])
         return dict(
@@ -270,7 +340,10 @@ class Predictor:
             pred_score=float(prob[label]),
             pred_class=self.classes[label],
             pred_scores=prob,
-            topk=[(int(i), self.classes[i], float(prob[i])) for i in order])
+            topk=[(int(i), self.classes[i], float(prob[i])) for i in order],
+            unknown=score < rule['threshold'], threshold=rule['threshold'],
+            score=score, score_kind=rule['score'],
+            temperature=rule['temperature'])
 
 
 def positive_int(text: str) -> int:
@@ -307,12 +380,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('images', nargs='+', help='image files')
     parser.add_argument('--topk', type=positive_int, default=3,
                         help='classes listed per image (>= 1, default 3)')
+    parser.add_argument('--threshold', type=float, help='best calibrated '
+                        'probability below which an image is "unknown" '
+                        "(default: the model's stored threshold)")
+    parser.add_argument('--accept', type=float, help='instead, the stored '
+                        'threshold for this share of accepted val images')
+    parser.add_argument('--tta', action='store_true',
+                        help='average the logits with the mirror image')
     args = parser.parse_args(argv)
     predictor = Predictor(args.onnx)
     failed = 0
     for path in args.images:
         try:
-            result = predictor(path, topk=args.topk)[0]
+            result = predictor(path, topk=args.topk, threshold=args.threshold,
+                               accept=args.accept, tta=args.tta)[0]
         except ValueError as error:
             print(json.dumps({'image': path, 'error': str(error)},
                              ensure_ascii=False))
@@ -321,7 +402,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(json.dumps({
             'image': path,
             'topk': [{'label': label, 'class': name, 'score': round(score, 4)}
-                     for label, name, score in result['topk']]
+                     for label, name, score in result['topk']],
+            'unknown': bool(result['unknown']),
+            'threshold': round(result['threshold'], 6)
         }, ensure_ascii=False))
     return 1 if failed else 0
 

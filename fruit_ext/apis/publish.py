@@ -1,8 +1,9 @@
 """Turn a training checkpoint into small files to share.
 
 The published ``.pth`` holds only the weights and plain metadata (class
-names, the training config's text, a temperature when there is one), so it
-loads with ``torch.load(weights_only=True)``; the ``.safetensors`` beside it
+names, the training config's text, the calibration -- temperature, "unknown"
+threshold -- when there is one), so it loads with
+``torch.load(weights_only=True)``; the ``.safetensors`` beside it
 holds the same tensors and metadata in the format that cannot run code. Both
 are named by a hash of their *content* (tensors and class names), so the
 same weights always get the same name.
@@ -114,6 +115,8 @@ def _published(checkpoint: Any, in_file: str) -> Dict[str, Any]:
     for key in ('cfg', 'temperature'):
         if isinstance(meta.get(key), (str, int, float)):
             kept[key] = meta[key]
+    if isinstance(meta.get('calibration'), dict):  # plain JSON-like data
+        kept['calibration'] = json.loads(json.dumps(meta['calibration']))
     tensors = {key: value.detach().cpu().contiguous()
                for key, value in state_dict.items()}
     check_self_consistent(tensors, kept, in_file)

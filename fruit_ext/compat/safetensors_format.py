@@ -78,6 +78,8 @@ def safetensors_metadata(meta: Dict[str, Any]) -> Dict[str, str]:
     values.update(_preprocess(_meta_config(meta)))
     if meta.get('temperature') is not None:
         values['temperature'] = float(meta['temperature'])
+    if isinstance(meta.get('calibration'), dict):  # temperature, threshold
+        values['calibration'] = meta['calibration']
     header = {key: value if isinstance(value, str) else
               json.dumps(value, ensure_ascii=False)
               for key, value in values.items()}

@@ -266,3 +266,81 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray,
                                                       temperature),
         val_images=int(len(labels)), quantile_levels=levels,
         quantiles=[choose_threshold(scores, 1 - level) for level in levels])
+
+
+def unknown_rule(calibration: Optional[Dict],
+                 threshold: Optional[float] = None,
+                 accept: Optional[float] = None) -> Dict:
+    """Which temperature, score and threshold decide "unknown".
+
+    A ``threshold`` given by hand is a probability on the best calibrated
+    score ('msp'); ``accept`` takes the stored calibration's threshold for
+    that share of accepted val images; else the stored threshold applies;
+    without a calibration nothing is unknown. The ONNX ``Predictor``
+    repeats this rule (``fruit_ext/apis/predictor.py``).
+
+    Args:
+        calibration: ``meta['calibration']`` of the model, or None.
+        threshold: Explicit threshold on the best calibrated probability.
+        accept: Share of in-class val images to accept (0.7 to 1).
+
+    Returns:
+        ``{'temperature', 'score', 'threshold'}``.
+    """
+    temperature = float(calibration['temperature']) if calibration else 1.0
+    if threshold is not None:
+        return dict(temperature=temperature, score='msp',
+                    threshold=float(threshold))
+    if accept is not None:
+        if not calibration:
+            raise ValueError(f'accept={accept}: the model has no calibration'
+                             '; run tools/analysis/calibrate.py first.')
+        return dict(temperature=temperature, score=calibration['score'],
+                    threshold=threshold_for_accept(calibration, accept))
+    if calibration:
+        return dict(temperature=temperature, score=calibration['score'],
+                    threshold=float(calibration['threshold']))
+    return dict(temperature=1.0, score='msp', threshold=0.0)
+
+
+def decide(logits: np.ndarray, rule: Dict) -> Dict[str, np.ndarray]:
+    """Calibrated probabilities, "unknown" scores and decisions.
+
+    Args:
+        logits: (N, C) raw class scores.
+        rule: From :func:`unknown_rule`.
+
+    Returns:
+        ``probs`` (N, C), ``scores`` (N,) and ``unknown`` (N,) booleans.
+    """
+    scores = ood_score(logits, rule['temperature'], rule['score'])
+    return dict(probs=softmax(logits, rule['temperature']), scores=scores,
+                unknown=scores < rule['threshold'])
+
+
+def check_calibration(calibration, source: str) -> Optional[Dict]:
+    """A stored calibration, checked; None when there is none.
+
+    Args:
+        calibration: ``meta['calibration']`` as read.
+        source: The file it came from, for the message.
+
+    Raises:
+        ValueError: Not a dict with a positive temperature, a known score
+            and a numeric threshold.
+    """
+    if calibration is None:
+        return None
+    ok = isinstance(calibration, dict) and \
+        calibration.get('score') in SCORES
+    try:
+        ok = ok and math.isfinite(float(calibration['threshold'])) and \
+            0 < float(calibration['temperature']) < math.inf
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{source}: meta['calibration'] is not a valid calibration "
+            f'({str(calibration)[:120]}); recalibrate with '
+            'tools/analysis/calibrate.py or use a checkpoint without it.')
+    return calibration

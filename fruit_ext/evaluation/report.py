@@ -1,4 +1,6 @@
-"""Per-class evaluation report: a CSV, a confusion matrix and worst mistakes.
+"""Per-class evaluation report: a CSV, a confusion matrix, worst mistakes
+(with Grad-CAM heat maps when a ``cam`` function is given) and a reliability
+diagram with the ECE before/after temperature scaling.
 
 Used by :class:`fruit_ext.engine.hooks.EvalReportHook` after each validation
 and by ``tools/analysis/eval_report.py`` on saved predictions. Class names are
@@ -6,10 +8,11 @@ drawn with :func:`fruit_ext.visualization.display_labels`: Chinese names with
 a CJK font when one is installed, English aliases otherwise.
 """
 import csv
+import json
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,10 +24,14 @@ from PIL import Image
 from ..apis.image_core import BrokenImageError, load_rgb
 from ..datasets.categories import alias_for
 from ..visualization import display_labels
+from .reliability import RELIABILITY_NAME, draw_reliability
 
 CSV_NAME = 'per_class.csv'
 CONFUSION_NAME = 'confusion_matrix.png'
 MISTAKES_NAME = 'worst_mistakes.png'
+CALIBRATION_NAME = 'calibration.json'
+#: ``cam(image_rgb, label) -> overlay``: the heat map of a class on a picture
+CamFunction = Callable[[np.ndarray, int], np.ndarray]
 
 
 def _check_inputs(pred_scores: np.ndarray, gt_labels: np.ndarray,
@@ -156,20 +163,23 @@ def _draw_confusion(path: str, matrix: np.ndarray, labels: List[str],
     _save(figure, path)
 
 
-def _load_thumbnail(path: str, size: int = 160) -> np.ndarray:
+def _load_thumbnail(path: str, size: int = 160,
+                    cam: Optional[CamFunction] = None,
+                    label: int = 0) -> np.ndarray:
     # decoded as the model saw it (upright, alpha on white, 16-bit scaled)
     try:
-        image = Image.fromarray(load_rgb(path, min_size=size))
+        pixels = load_rgb(path, min_size=256 if cam else size)
     except BrokenImageError as error:
         raise ValueError(f'write_eval_report: cannot read image {path}: '
                          f'{error.reason}') from error
+    image = Image.fromarray(cam(pixels, label) if cam else pixels)
     image.thumbnail((size, size))
     return np.asarray(image)
 
 
 def _draw_mistakes(path: str, pred_scores: np.ndarray, gt_labels: np.ndarray,
                    img_paths: Sequence[str], labels: List[str], font,
-                   num_mistakes: int) -> None:
+                   num_mistakes: int, cam: Optional[CamFunction]) -> None:
     pred_labels = pred_scores.argmax(axis=1)
     wrong = np.flatnonzero(pred_labels != gt_labels)
     confidence = pred_scores[wrong, pred_labels[wrong]]
@@ -184,15 +194,17 @@ def _draw_mistakes(path: str, pred_scores: np.ndarray, gt_labels: np.ndarray,
                   fontsize=16)
     for slot, index in enumerate(worst):
         axes = figure.add_subplot(rows, cols, slot + 1)
-        axes.imshow(_load_thumbnail(img_paths[index]))
-        axes.axis('off')
         pred = pred_labels[index]
+        axes.imshow(_load_thumbnail(img_paths[index], cam=cam, label=pred))
+        axes.axis('off')
         axes.set_title(
-            f'true: {labels[gt_labels[index]]}\n'
+            f'true: {labels[gt_labels[index]]} \u2192\n'
             f'pred: {labels[pred]} ({pred_scores[index, pred]:.2f})',
             fontproperties=font, fontsize=10, color='firebrick')
     figure.suptitle(f'Worst mistakes: {len(worst)} of {len(wrong)} wrong, '
-                    'most confident first')
+                    'most confident first' + (
+                        '; heat map: where the model saw the predicted class'
+                        ' (Grad-CAM)' if cam else ''))
     _save(figure, path)
 
 
@@ -202,8 +214,10 @@ def write_eval_report(pred_scores: np.ndarray,
                       classes: Sequence[str],
                       out_dir: str,
                       aliases: Optional[Sequence[str]] = None,
-                      num_mistakes: int = 16) -> Dict[str, str]:
-    """Write the per-class CSV, the confusion matrix and the mistakes grid.
+                      num_mistakes: int = 16,
+                      temperature: Optional[float] = None,
+                      cam: Optional[CamFunction] = None) -> Dict[str, str]:
+    """Write the per-class CSV, confusion matrix, mistakes and reliability.
 
     Args:
         pred_scores: (N, C) class probabilities (or any scores; the arg-max is
@@ -217,9 +231,16 @@ def write_eval_report(pred_scores: np.ndarray,
         aliases: C English names; looked up with
             :func:`fruit_ext.datasets.alias_for` when None.
         num_mistakes: Most confident wrong predictions to show.
+        temperature: Fitted temperature: the reliability diagram and
+            ``calibration.json`` then also show the ECE after scaling.
+        cam: Paints a class's heat map on a picture
+            (:func:`fruit_ext.visualization.cam.grad_cam_overlay` bound to
+            the model); the mistakes then show it for the predicted class.
 
     Returns:
-        Paths written: keys 'csv', 'confusion_matrix', 'mistakes'.
+        Paths written: keys 'csv', 'confusion_matrix', 'mistakes',
+        'reliability' and 'calibration' (ECE before/after, 15 bins, as
+        fractions, and the temperature).
 
     Raises:
         ValueError: Inconsistent shapes or labels, or an unreadable image
@@ -234,12 +255,19 @@ def write_eval_report(pred_scores: np.ndarray,
     os.makedirs(out_dir, exist_ok=True)
     paths = dict(csv=osp.join(out_dir, CSV_NAME),
                  confusion_matrix=osp.join(out_dir, CONFUSION_NAME),
-                 mistakes=osp.join(out_dir, MISTAKES_NAME))
+                 mistakes=osp.join(out_dir, MISTAKES_NAME),
+                 reliability=osp.join(out_dir, RELIABILITY_NAME),
+                 calibration=osp.join(out_dir, CALIBRATION_NAME))
     metrics = per_class_metrics(pred_scores.argmax(axis=1), gt_labels,
                                 len(classes))
     _write_csv(paths['csv'], classes, aliases, metrics)
     _draw_confusion(paths['confusion_matrix'], metrics['confusion_matrix'],
                     labels, font)
     _draw_mistakes(paths['mistakes'], pred_scores, gt_labels, img_paths,
-                   labels, font, num_mistakes)
+                   labels, font, num_mistakes, cam)
+    errors = draw_reliability(paths['reliability'], pred_scores, gt_labels,
+                              temperature)
+    with open(paths['calibration'], 'w', encoding='utf-8') as file:
+        json.dump(dict(errors, temperature=temperature, bins=15), file,
+                  indent=1)
     return paths

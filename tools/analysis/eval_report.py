@@ -26,6 +26,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from rich.progress import track
 
+from fruit_ext.apis.calibrated_head import attach_calibration
 from fruit_ext.apis.checked_loading import build_model
 from fruit_ext.apis.work_dir import (WorkDirError, add_model_arguments,
                                      resolve_model_files)
@@ -107,6 +108,9 @@ def main() -> int:
             pickle.UnpicklingError) as error:  # model files that do not fit
         print(f'error: {error}', file=sys.stderr)
         return 1
+    # raw scores; a stored temperature gives the "after" of the reliability
+    calibration = getattr(model, '_calibration', None)
+    attach_calibration(model, None)
     scores, labels, paths, metainfo = predict_split(model, loader_cfg)
     classes = list(model._dataset_meta.get('classes') or metainfo['classes'])
     if list(metainfo['classes']) != classes:
@@ -119,7 +123,8 @@ def main() -> int:
         osp.dirname(osp.abspath(args.checkpoint)), f'eval_report_{split}')
     written = write_eval_report(
         scores, labels, paths, classes, out_dir,
-        aliases=metainfo.get('aliases'), num_mistakes=args.num_mistakes)
+        aliases=metainfo.get('aliases'), num_mistakes=args.num_mistakes,
+        temperature=calibration['temperature'] if calibration else None)
     top1 = float((scores.argmax(axis=1) == labels).mean() * 100)
     print(f'{len(labels)} images of split {split!r}: top-1 {top1:.2f} %')
     for kind, path in written.items():

@@ -193,9 +193,12 @@ def main() -> int:
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     export_onnx(model, args.out, meta['classes'],
                 preprocess_spec(config, model), aliases=meta.get('aliases'),
-                opset=args.opset)
+                opset=args.opset,
+                calibration=getattr(model, '_calibration', None))
     print(f'exported {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB, '
-          f'{len(meta["classes"])} classes, dynamic batch/height/width)')
+          f'{len(meta["classes"])} classes, dynamic batch/height/width'
+          + (f', calibrated: T={model._calibration["temperature"]:.3g}'
+             if getattr(model, '_calibration', None) else '') + ')')
     if not args.verify:
         return 0
     return verify(model, config, args.out, args.verify, args.tolerance)

@@ -1,6 +1,7 @@
 """Training hooks."""
 from .backbone_freeze_hook import BackboneFreezeHook
 from .broken_image_log_hook import BrokenImageLogHook
+from .calibration_hook import CalibrationHook
 from .channels_last_hook import ChannelsLastHook
 from .checkpoint_links_hook import CheckpointLinksHook
 from .class_counts_hook import ClassCountsHook
@@ -11,5 +12,5 @@ from .lr_scaling_log_hook import LRScalingLogHook
 __all__ = [
     'LRScalingLogHook', 'BackboneFreezeHook', 'ClassCountsHook',
     'EvalReportHook', 'BrokenImageLogHook', 'ChannelsLastHook',
-    'LinearProbeHook', 'CheckpointLinksHook'
+    'LinearProbeHook', 'CheckpointLinksHook', 'CalibrationHook'
 ]

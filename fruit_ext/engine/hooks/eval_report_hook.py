@@ -5,25 +5,31 @@ import shutil
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.config import Config
 from mmengine.dist import collect_results, is_main_process
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 from PIL import Image
 
 from ...evaluation import macro_average, per_class_metrics, write_eval_report
 
 BEST_INFO_KEY = 'eval_report_best'
+CALIBRATION_INFO_KEY = 'calibration'  # set by CalibrationHook
 
 
 @HOOKS.register_module()
 class EvalReportHook(Hook):
-    """Per-class CSV, confusion matrix and worst mistakes of every evaluation.
+    """Per-class CSV, confusion matrix, worst mistakes (with Grad-CAM heat
+    maps) and reliability diagram of every evaluation.
 
     After each validation the report is written to
     ``{work_dir}/{out_dir}/last/``; when the watched metric improves it is
     copied to ``{work_dir}/{out_dir}/best/`` (with ``metrics.json`` naming
     the epoch), so the best epoch's report is kept. ``mim test`` writes
-    ``{work_dir}/{out_dir}/test/``. The two PNGs go to the visualizer's
+    ``{work_dir}/{out_dir}/test/``. With :class:`CalibrationHook` before it,
+    the reliability diagram and ``calibration.json`` give the ECE (15 bins)
+    before and after temperature scaling. The PNGs go to the visualizer's
     backends (Local, TensorBoard, ...) and the macro-averaged precision,
     recall and F1 to the log (``val/macro_recall``, ...). Class names are
     drawn in Chinese when a CJK font is installed (Debian:
@@ -35,6 +41,8 @@ class EvalReportHook(Hook):
             first metric of the evaluator, as ``CheckpointHook`` does.
         rule: 'greater' or 'less': which direction is better.
         num_mistakes: Most confident mistakes in the grid.
+        cam: Paint the Grad-CAM heat map of the predicted class on each
+            mistake (one forward and backward pass per mistake shown).
     """
 
     priority = 'NORMAL'
@@ -43,7 +51,8 @@ class EvalReportHook(Hook):
                  out_dir: str = 'eval_report',
                  best_metric: str = 'auto',
                  rule: str = 'greater',
-                 num_mistakes: int = 16):
+                 num_mistakes: int = 16,
+                 cam: bool = True):
         if rule not in ('greater', 'less'):
             raise ValueError(
                 f"EvalReportHook: rule must be 'greater' or 'less', got "
@@ -52,6 +61,7 @@ class EvalReportHook(Hook):
         self.best_metric = best_metric
         self.rule = rule
         self.num_mistakes = num_mistakes
+        self.cam = cam
         self._results: List[Tuple[np.ndarray, int, str]] = []
         # training progress when the last train epoch / iteration ended;
         # read here rather than through runner.epoch, which would build a
@@ -111,10 +121,13 @@ class EvalReportHook(Hook):
         scores, labels = np.stack(scores), np.array(labels)
         out_dir = osp.join(runner.work_dir, self.out_dir, folder)
         classes = dataset.metainfo['classes']
+        calibration = runner.message_hub.get_info(CALIBRATION_INFO_KEY)
         written = write_eval_report(
             scores, labels, list(paths), classes, out_dir,
             aliases=dataset.metainfo.get('aliases'),
-            num_mistakes=self.num_mistakes)
+            num_mistakes=self.num_mistakes,
+            temperature=calibration['temperature'] if calibration else None,
+            cam=self._cam_function(runner, mode) if self.cam else None)
         macro = macro_average(
             per_class_metrics(scores.argmax(axis=1), labels, len(classes)))
         summary = {
@@ -123,12 +136,24 @@ class EvalReportHook(Hook):
         }
         for name, value in summary.items():
             runner.message_hub.update_scalar(f'{mode}/{name}', value)
-        for key in ('confusion_matrix', 'mistakes'):
+        for key in ('confusion_matrix', 'mistakes', 'reliability'):
             image = np.asarray(Image.open(written[key]).convert('RGB'))
             runner.visualizer.add_image(f'{mode}_{key}', image, step=step)
         runner.logger.info(f'EvalReportHook: {mode} report written to '
                            f'{out_dir}')
         return summary
+
+    @staticmethod
+    def _cam_function(runner, mode: str):
+        """Grad-CAM of the runner's model through this loop's pipeline."""
+        from ...visualization.cam import grad_cam_overlay
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        pipeline = runner.cfg[f'{mode}_dataloader'].dataset.pipeline
+        config = Config(dict(test_dataloader=dict(dataset=dict(
+            pipeline=pipeline))))
+        return lambda image, label: grad_cam_overlay(
+            model, image, target_label=label, config=config)
 
     def after_val_epoch(self,
                         runner,
