@@ -3,6 +3,8 @@
 # Usage: bash tools/dist_train.sh CONFIG NPROC [train.py args...]
 #   (train.py args: python tools/train.py --help)
 # Environment: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500).
+# Several nodes: run it on each with the same NNODES, MASTER_ADDR (node 0) and
+# PORT and its own NODE_RANK (docs/training.md, "Several machines").
 # On hosts without CUDA the processes train on CPU with the gloo backend.
 set -euo pipefail
 
