@@ -149,8 +149,33 @@ def _flip_masks(radius: int) -> np.ndarray:
     return np.array(masks, dtype=np.uint64)
 
 
-def candidate_pairs(query: np.ndarray, index: np.ndarray,
-                    threshold: int) -> np.ndarray:
+def _band_matches(keys: np.ndarray, order: np.ndarray, ordered: np.ndarray,
+                  chunk: int = 1 << 22):
+    """(query, index) positions whose band value equals ``keys``.
+
+    ``ordered`` is the index's band values sorted, ``order`` their
+    positions. Yields arrays of at most about ``chunk`` pairs, so a popular
+    band value never needs all its pairs in memory at once.
+    """
+    lo = np.searchsorted(ordered, keys, 'left')
+    counts = np.searchsorted(ordered, keys, 'right') - lo
+    ends = np.cumsum(counts)
+    start = 0
+    while start < len(keys):
+        stop = int(np.searchsorted(ends, ends[start] - counts[start] + chunk,
+                                   'right'))
+        stop = max(stop, start + 1)
+        part = counts[start:stop]
+        total = int(part.sum())
+        if total:
+            left = np.repeat(np.arange(start, stop), part)
+            first = np.repeat(lo[start:stop] - np.cumsum(part) + part, part)
+            yield np.stack([left, order[first + np.arange(total)]], 1)
+        start = stop
+
+
+def candidate_pairs(query: np.ndarray, index: np.ndarray, threshold: int,
+                    keep=None) -> np.ndarray:
     """(query, index) positions whose hashes may be within ``threshold``.
 
     Every pair within the threshold is among them (pigeonhole over the
@@ -160,27 +185,22 @@ def candidate_pairs(query: np.ndarray, index: np.ndarray,
         query: (N,) uint64 hashes.
         index: (M,) uint64 hashes.
         threshold: Hamming distance.
+        keep: Optional filter ``(P, 2) pairs -> (P,) bool`` applied to each
+            chunk of candidates as it is found (keeps memory bounded).
 
     Returns:
         (P, 2) int64 array of unique (query, index) positions.
     """
-    masks = _flip_masks(threshold // BANDS)
     found = []
+    low = np.uint64(0xFFFF)
     for band in range(BANDS):
-        shift, low = np.uint64(band * BAND_BITS), np.uint64(0xFFFF)
-        keys, stored = (query >> shift) & low, (index >> shift) & low
+        shift = np.uint64(band * BAND_BITS)
+        stored = (index >> shift) & low
         order = np.argsort(stored, kind='stable')
-        ordered = stored[order]
-        for mask in masks:
-            lo = np.searchsorted(ordered, keys ^ mask, 'left')
-            counts = np.searchsorted(ordered, keys ^ mask, 'right') - lo
-            total = int(counts.sum())
-            if not total:
-                continue
-            left = np.repeat(np.arange(len(keys)), counts)
-            starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
-            found.append(np.stack([left, order[starts + np.arange(total)]],
-                                  1))
+        keys = (query >> shift) & low
+        for mask in _flip_masks(threshold // BANDS):
+            for pairs in _band_matches(keys ^ mask, order, stored[order]):
+                found.append(pairs[keep(pairs)] if keep else pairs)
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     return np.unique(np.concatenate(found), axis=0)
@@ -206,15 +226,16 @@ def near_pairs(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD
     hashes = np.asarray(hashes, dtype=np.uint64).reshape(-1, len(BOXES), 2)
     boxes = hashes.shape[1]
     flat = hashes.reshape(-1, 2)
-    cand = candidate_pairs(hashes[:, 0, 0], flat[:, 0], threshold)
-    owner = cand[:, 1] // boxes
-    cand, owner = cand[owner != cand[:, 0]], owner[owner != cand[:, 0]]
-    full, crop = hashes[cand[:, 0], 0], flat[cand[:, 1]]
-    dist = _popcount(full[:, 0] ^ crop[:, 0])
-    keep = (dist <= threshold) & (_popcount(full[:, 1] ^ crop[:, 1]) <=
-                                  threshold)
-    pairs = np.sort(np.stack([cand[keep, 0], owner[keep]], 1), axis=1)
-    dist = dist[keep]
+
+    def close(cand: np.ndarray) -> np.ndarray:
+        full, crop = hashes[cand[:, 0], 0], flat[cand[:, 1]]
+        return ((cand[:, 1] // boxes != cand[:, 0]) &
+                (_popcount(full[:, 0] ^ crop[:, 0]) <= threshold) &
+                (_popcount(full[:, 1] ^ crop[:, 1]) <= threshold))
+
+    cand = candidate_pairs(hashes[:, 0, 0], flat[:, 0], threshold, close)
+    dist = _popcount(hashes[cand[:, 0], 0, 0] ^ flat[cand[:, 1], 0])
+    pairs = np.sort(np.stack([cand[:, 0], cand[:, 1] // boxes], 1), axis=1)
     if not len(pairs):
         return pairs.reshape(0, 2), dist
     order = np.lexsort((dist, pairs[:, 1], pairs[:, 0]))

@@ -3,7 +3,7 @@ import json
 import os
 import os.path as osp
 import shutil
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 from .check import BROKEN_KINDS, ERROR, CheckReport
 from .split import path_inside
@@ -40,31 +40,51 @@ def quarantine(report: CheckReport, dest: str) -> List[str]:
             dataset's files.
         FileExistsError: A file of the same name is already quarantined.
     """
-    root = osp.abspath(report.root)
-    if path_inside(dest, root):
-        raise ValueError(f'quarantine folder {dest} is inside the dataset '
-                         f'{root}; choose one outside it')
     broken = {path: f.message for f in report.findings
               if f.kind in BROKEN_KINDS and f.severity == ERROR
               for path in f.paths}
+    moved = move_out(report.root, broken, dest)
+    report.quarantined += moved
+    return moved
+
+
+def move_out(root: str, files: Dict[str, str], dest: str) -> List[str]:
+    """Move files out of a dataset with a manifest :func:`restore` reads.
+
+    Args:
+        root: Dataset root.
+        files: ``{path relative to root: reason}``.
+        dest: Folder outside the dataset; paths are kept under it.
+
+    Returns:
+        The moved paths, sorted.
+
+    Raises:
+        ValueError: ``dest`` is inside the dataset, or already holds another
+            dataset's files.
+        FileExistsError: A file of the same name is already there.
+    """
+    root = osp.abspath(root)
+    if path_inside(dest, root):
+        raise ValueError(f'quarantine folder {dest} is inside the dataset '
+                         f'{root}; choose one outside it')
     manifest = {'root': root, 'files': []}
     if osp.isfile(osp.join(dest, MANIFEST)):
         manifest = _read_manifest(dest)
         if manifest['root'] != root:
             raise ValueError(f'{dest} already holds files quarantined from '
                              f'{manifest["root"]}; use another folder')
-    clashes = [p for p in broken if osp.lexists(osp.join(dest, p))]
+    clashes = [p for p in files if osp.lexists(osp.join(dest, p))]
     if clashes:
         raise FileExistsError(f'already in {dest}: {clashes}')
     os.makedirs(dest, exist_ok=True)
-    for path, reason in sorted(broken.items()):
+    for path, reason in sorted(files.items()):
         target = osp.join(dest, path)
         os.makedirs(osp.dirname(target), exist_ok=True)
         shutil.move(osp.join(root, path), target)
         manifest['files'].append({'path': path, 'reason': reason})
         _write_manifest(dest, manifest)
-        report.quarantined.append(path)
-    return sorted(broken)
+    return sorted(files)
 
 
 def restore(dest: str) -> Tuple[List[str], List[str]]:
