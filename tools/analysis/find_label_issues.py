@@ -50,6 +50,9 @@ def parse_args() -> argparse.Namespace:
                         help='move the suspects out of the dataset to DIR')
     parser.add_argument('--restore', metavar='DIR',
                         help='put the images moved to DIR back')
+    parser.add_argument('--weight-decay', type=float,
+                        help='--probe: head weight decay (default: chosen '
+                        'on the val split)')
     parser.add_argument('--threads', type=int, help='torch threads')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
@@ -89,7 +92,9 @@ def probe_fit_predict(cfg: Config, args: argparse.Namespace):
     (feats, labels), _ = cached_features(model, loader, cache)
     val_loader = probe_loader(cfg, 'val')
     val = cached_features(model, val_loader, cache)[0] if val_loader else None
-    whole = fit_probe(model.head, (feats, labels), val)  # chooses the decay
+    forced = getattr(args, 'weight_decay', None)
+    whole = fit_probe(model.head, (feats, labels), val,  # chooses the decay
+                      **(dict(weight_decays=[forced]) if forced else {}))
     figures = dict(probe_val_top1=whole.val_top1,
                    weight_decay=whole.weight_decay)
 
