@@ -95,3 +95,29 @@ def test_linear_probe_tool_prints_val_top1(tmp_path):
     again = run(command)  # from the feature cache: the same figure
     assert again.stdout.split('linear probe val top-1:')[1].split()[0] == \
         result.stdout.split('linear probe val top-1:')[1].split()[0]
+
+
+def test_warm_started_decay_path_reaches_the_cold_start_optimum():
+    """A fit started from a stronger decay's head ends where a cold one does.
+
+    fit_probe walks the grid from the strongest decay this way.
+    """
+    feats, labels = separable(n_per_class=10, seed=4)
+    strong = head('LinearClsHead')
+    fit_head(strong, feats, labels, weight_decay=1.0)
+    warm, cold = head('LinearClsHead'), head('LinearClsHead')
+    warm_loss = fit_head(warm, feats, labels, weight_decay=0.01,
+                         init_state=strong.state_dict())
+    cold_loss = fit_head(cold, feats, labels, weight_decay=0.01)
+    assert not torch.allclose(strong.fc.weight, cold.fc.weight, atol=1e-2)
+    assert abs(warm_loss - cold_loss) < 1e-5
+    # same optimum up to L-BFGS's tolerance (the unpenalised biases may
+    # shift together without changing a probability)
+    assert torch.allclose(warm.fc.weight, cold.fc.weight, atol=5e-3)
+    assert torch.equal(warm((feats, )).argmax(1), cold((feats, )).argmax(1))
+    path = fit_probe(head('LinearClsHead'), (feats, labels), (feats, labels),
+                     weight_decays=(1.0, 0.01))
+    fixed = fit_probe(head('LinearClsHead'), (feats, labels),
+                      (feats, labels), weight_decays=(1.0, 0.01),
+                      warm_start=False)
+    assert path.val_by_decay == fixed.val_by_decay

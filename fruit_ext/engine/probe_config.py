@@ -1,5 +1,6 @@
 """Linear probes of mmengine configs: the data, the model, the report."""
 import copy
+import functools
 import logging
 import os.path as osp
 import time
@@ -13,6 +14,42 @@ from .linear_probe import (DEFAULT_WEIGHT_DECAYS, ProbeResult, fit_probe,
 from .probe_features import build_probe_loader, cached_features, \
     eval_dataset_cfg
 from .resolve_config import resolve_config
+
+
+@functools.lru_cache(maxsize=8)
+def _metafile_index(package_path: str) -> Dict[str, dict]:
+    """Config name -> model meta of a package's metafiles, read once."""
+    from mmengine.fileio import load
+    index = load(osp.join(package_path, '.mim', 'model-index.yml'))
+    models = {}
+    for meta_path in index['Import']:
+        for model in load(osp.join(package_path, '.mim',
+                                   meta_path))['Models']:
+            if 'Config' in model:  # the first weights of a config win
+                models.setdefault(model['Config'].partition('/')[-1], model)
+    return models
+
+
+def _cached_cfg_metainfo(package_path: str, cfg_path: str) -> dict:
+    """mmengine's ``_get_cfg_metainfo``, the metafiles parsed once."""
+    models = _metafile_index(package_path)
+    if cfg_path not in models:  # a _base_ file: mmengine falls back to it
+        raise ValueError(f'Expected configs: {models.keys()}, but got '
+                         f'{cfg_path}')
+    return models[cfg_path]
+
+
+def read_external_configs_once() -> None:
+    """Parse a package's metafiles once per process, not once per base.
+
+    mmengine resolves every ``mmpretrain::_base_/...`` of a ``_base_``
+    chain by parsing all of mmpretrain's ~85 metafile YAMLs first (to fall
+    back to the base file when none names it): seconds of CPU per config
+    read, most of the probe tool's start-up on a busy machine. Same result,
+    read once.
+    """
+    import mmengine.config.utils as cfg_utils
+    cfg_utils._get_cfg_metainfo = _cached_cfg_metainfo
 
 
 def probe_loader(cfg: Config, split: str, batch_size: int = 64):

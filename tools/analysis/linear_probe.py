@@ -49,6 +49,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from fruit_ext.engine import DEFAULT_WEIGHT_DECAYS, probe_config
+    from fruit_ext.engine.probe_config import read_external_configs_once
+    read_external_configs_once()
     cfg = Config.fromfile(args.config)
     report = probe_config(
         cfg, args.checkpoint, args.cfg_options, args.cache_dir or None,

@@ -273,7 +273,8 @@ def plan(args: argparse.Namespace, root: str):
                 continue
             data = export(root, seed, RUNS[name][2], sargs)
             test_root = data
-            if sargs.size > 128 and args.large_test_per_class:
+            if sargs.size > 128 and args.large_test_per_class and \
+                    args.test_per_class:  # pilot runs have no test split
                 test_root = fixed_test_subset(
                     data, osp.join(root, 'data', 'test_fixed_'
                                    f'{args.large_test_per_class}'),
