@@ -199,7 +199,7 @@ def test_infer_tool_options(calibrated, photos, tmp_path):
     result = run([sys.executable, 'tools/infer.py', str(config), str(ckpt),
                   *photos[:3], '--tta', '--accept', '0.99', '--out',
                   str(out)])
-    assert 'unknown below msp' in ' '.join(result.stdout.split())
+    assert 'unknown below energy' in ' '.join(result.stdout.split())
     rows = json.loads(out.read_text())['predictions']
     assert all(len(r['pred_scores']) == 30 for r in rows)
 

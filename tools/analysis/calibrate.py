@@ -1,7 +1,7 @@
 """Fit temperature scaling and the "unknown" threshold on the val split.
 
     python tools/analysis/calibrate.py CONFIG CHECKPOINT [--out FILE]
-        [--score msp|energy] [--accept 0.95] [--split val]
+        [--score energy|msp] [--accept 0.95] [--split val]
         [--cfg-options KEY=VALUE ...]
     python tools/analysis/calibrate.py WORK_DIR [CHECKPOINT] [...]
 
@@ -34,7 +34,8 @@ from fruit_ext.compat.safetensors_format import (is_safetensors,
                                                  write_safetensors)
 from fruit_ext.engine.logits import collect_logits
 from fruit_ext.engine.resolve_config import resolve_config
-from fruit_ext.evaluation.calibration import SCORES, fit_calibration
+from fruit_ext.evaluation.calibration import (DEFAULT_SCORE, SCORES,
+                                              fit_calibration)
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,7 +48,7 @@ def parse_args() -> argparse.Namespace:
                         '(default: <checkpoint>_calibrated beside it)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace --out if it exists')
-    parser.add_argument('--score', choices=SCORES, default='msp',
+    parser.add_argument('--score', choices=SCORES, default=DEFAULT_SCORE,
                         help='"unknown" score (docs/inference.md compares '
                         'them)')
     parser.add_argument('--accept', type=float, default=0.95,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Calibration, "unknown" and TTA of the EfficientNet-Lite0 recipe, real photos.
+"""Calibration, "unknown" and TTA of the EfficientNet-Lite0 recipe, on photos.
 
 Fashion-MNIST exported with the real export tool (``SIZE`` px, ``N``
 training and ``V`` val images per class, the whole 10,000-image test file),

@@ -134,5 +134,11 @@ def markdown(results: List[dict], args: argparse.Namespace) -> str:
                 'auroc near', 'auroc far', 'rejected near', 'rejected far',
                 'accepted known')]
             lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
-        lines.append('')
+        base, chosen = CANDIDATES[0][0], CANDIDATES[3][0]
+        cells = [_per_seed([f[f'{chosen}|{key}'] - f[f'{base}|{key}']
+                            for f in eight], 1) for key in (
+            'auroc near', 'auroc far', 'rejected near', 'rejected far',
+            'accepted known')]
+        lines += [f'| {chosen} - baseline, per seed | ' + ' | '.join(cells)
+                  + ' |', '']
     return '\n'.join(lines)

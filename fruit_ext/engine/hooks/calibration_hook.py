@@ -13,8 +13,9 @@ from mmpretrain.registry import HOOKS
 
 from ...compat.checkpoint import safe_torch_load
 from ...compat.safetensors_format import is_safetensors, read_safetensors
-from ...evaluation.calibration import (check_calibration, decide, ece,
-                                       fit_calibration, softmax, unknown_rule)
+from ...evaluation.calibration import (DEFAULT_SCORE, check_calibration,
+                                       decide, ece, fit_calibration, softmax,
+                                       unknown_rule)
 from ..logits import collect_logits
 
 #: message-hub info key: the calibration in use (read by EvalReportHook)
@@ -47,13 +48,16 @@ class CalibrationHook(Hook):
     ECE before/after is logged (``test/ece_before``, ``test/ece_after``).
 
     Args:
-        score: 'msp' (best calibrated probability) or 'energy'.
+        score: 'energy' (``T * logsumexp(logits / T)``, the default: it
+            measured better for images far from every class) or 'msp' (the
+            best calibrated probability).
         accept: Share of in-class val images the threshold accepts.
     """
 
     priority = 'ABOVE_NORMAL'  # before EvalReportHook and CheckpointHook
 
-    def __init__(self, score: str = 'msp', accept: float = 0.95) -> None:
+    def __init__(self, score: str = DEFAULT_SCORE,
+                 accept: float = 0.95) -> None:
         fit_calibration(np.eye(2), np.arange(2), score, accept)  # checks
         self.score = score
         self.accept = accept
