@@ -2,11 +2,9 @@
 from typing import Optional, Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from PIL import Image
 
-from ..visualization import display_labels
+from ..visualization import agg_figure, display_labels
 from .batch_inference import Prediction
 
 
@@ -40,8 +38,8 @@ def draw_prediction(image_rgb: np.ndarray,
     if prediction.unknown:
         lines.insert(0, f'unknown (best < {prediction.threshold:.0%})')
     dpi = 100
-    figure = Figure(figsize=(image.width / dpi, image.height / dpi), dpi=dpi)
-    FigureCanvasAgg(figure)
+    figure = agg_figure(figsize=(image.width / dpi, image.height / dpi),
+                        dpi=dpi)
     axes = figure.add_axes((0, 0, 1, 1))
     axes.imshow(np.asarray(image))
     axes.axis('off')
