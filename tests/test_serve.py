@@ -76,6 +76,13 @@ def test_api_answers_like_inference_model_and_survives_bad_uploads(
     assert 'topk' in post(url, good.name, good.read_bytes(),
                           topk=0).json()['error']
 
+    # an explicit threshold over the best score: "unknown", best guess kept
+    doubtful = post(url, good.name, good.read_bytes(), threshold=0.999).json()
+    assert doubtful['unknown'] is True and doubtful['threshold'] == 0.999
+    assert doubtful['pred_class'] == answer['pred_class']
+    assert post(url, good.name, good.read_bytes(),
+                threshold=2).json()['kind'] == 'request'
+
     again = post(url, good.name, good.read_bytes(), topk=2)
     assert again.status_code == 200 and process.poll() is None
     assert again.json()['pred_class'] == answer['pred_class']

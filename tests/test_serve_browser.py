@@ -77,6 +77,17 @@ def test_page_shows_the_models_top1_and_refuses_broken_files(
             upload(page, photos[1])  # served normally after the errors
             shown = wait_status(page, 'Top-1')
             assert shown.startswith(f'Top-1: {expected[1]} (')
+
+            page.get_by_role('tab', name='Batch').click()
+            page.locator('#batch_files input[type=file]').set_input_files(
+                [str(p) for p in photos] + [str(empty)])
+            page.get_by_role('button', name='Classify all').click()
+            page.wait_for_selector('#batch_csv a', timeout=30000)
+            rows = page.locator(
+                '#batch_table [role=row]').all_inner_texts()[1:]  # header
+            assert [r.split('\n')[:2] for r in rows[:2]] == \
+                [[p.name, e] for p, e in zip(photos, expected)]
+            assert 'empty file' in rows[2]
         finally:
             browser.close()
     # the page fetched nothing but the server's own assets (no CDN, fonts,

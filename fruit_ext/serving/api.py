@@ -9,7 +9,6 @@ from typing import Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from .batching import Job
 from .limits import UploadError, too_many_bytes
@@ -66,7 +65,7 @@ def build_router(state) -> APIRouter:
 
     Args:
         state: The server state (``backend``, ``batcher``, ``limits``,
-            ``counts``, ``started``).
+            ``counts``, ``started``, ``decode``).
     """
     router = APIRouter(prefix='/api')
 
@@ -76,8 +75,7 @@ def build_router(state) -> APIRouter:
             data, name, form = await read_upload(request, state.limits)
             topk = _topk(form.get('topk'), len(state.backend.classes))
             threshold = _threshold(form.get('threshold'))
-            image = await run_in_threadpool(
-                state.backend.decode, data, name, state.limits)
+            image = await state.decode(data, name)
             result = await state.batcher.submit(
                 Job(image, data, topk, threshold, name))
         except UploadError as error:

@@ -6,12 +6,15 @@ system fonts for Latin text and the CJK font of the PyPI package
 Gradio's analytics are off (``GRADIO_ANALYTICS_ENABLED=False`` must be set
 before gradio is imported; ``tools/demo/serve.py`` does).
 """
+import asyncio
 import importlib.util
+import os
 import os.path as osp
 import shutil
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -45,6 +48,16 @@ class ServerState:
     tmp: str
     counts: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
+    # Decoding uploads: a few threads, not the event loop and not anyio's
+    # 40 (more threads than cores only add memory: one malloc arena each).
+    decoder: ThreadPoolExecutor = field(default_factory=lambda: (
+        ThreadPoolExecutor(min(4, os.cpu_count() or 1),
+                           thread_name_prefix='decode')))
+
+    async def decode(self, data: bytes, name: str):
+        """Check and decode an upload in a decoder thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.decoder, self.backend.decode, data, name, self.limits)
 
 
 def cjk_font_file() -> Optional[str]:
@@ -114,6 +127,7 @@ def build_app(backend, limits: Limits = Limits(), max_batch: int = 16,
     @app.on_event('shutdown')
     def cleanup():
         batcher.close()
+        state.decoder.shutdown(wait=False, cancel_futures=True)
         getattr(backend, 'close', lambda: None)()
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -232,8 +232,9 @@ class TorchBackend(Backend):
     def cam(self, image: np.ndarray, label: int) -> np.ndarray:
         """Grad-CAM overlay of ``label`` on the RGB picture."""
         from ..visualization.cam import grad_cam_overlay
-        return grad_cam_overlay(self.inferencer.inferencer.model, image,
-                                target_label=label)
+        inferencer = self.inferencer.inferencer
+        return grad_cam_overlay(inferencer.model, image, target_label=label,
+                                config=inferencer.config)
 
     def close(self) -> None:
         """Remove the temporary folder."""

@@ -85,8 +85,9 @@ class MicroBatcher:
         Raises:
             Exception: Whatever ``run_batch`` raised for its batch.
         """
-        if self._task is None or self._task.done():
+        if self._queue is None:
             self._queue = asyncio.Queue()
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._loop())
         future = asyncio.get_running_loop().create_future()
         await self._queue.put((job, future))
@@ -122,7 +123,12 @@ class MicroBatcher:
                 groups.setdefault(self.group_key(job), []).append(
                     (job, future))
             for key, members in groups.items():
-                await self._run(key, members)
+                try:
+                    await self._run(key, members)
+                except Exception as error:  # keep serving the next batch
+                    for _, future in members:
+                        if not future.done():
+                            future.set_exception(error)
 
     async def _run(self, key: Hashable,
                    members: List[Tuple[Job, asyncio.Future]]) -> None:

@@ -144,7 +144,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get('headers') or [])
         length = headers.get(b'content-length')
         if length and length.isdigit() and int(length) > self.limit:
-            return await self._refuse(send)
+            return await self._refuse(receive, send)
         seen = 0
 
         async def counted():
@@ -158,10 +158,19 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(receive, send)
 
-    async def _refuse(self, send) -> None:
+    async def _refuse(self, receive, send) -> None:
+        """Answer 413, after reading (and dropping) a body up to 4 times the
+        limit: clients that are still sending would see a reset instead."""
         import json
+        drained = 0
+        while drained < 4 * self.limit:
+            message = await receive()
+            drained += len(message.get('body', b''))
+            if message['type'] != 'http.request' or \
+                    not message.get('more_body'):
+                break
         error = too_many_bytes('upload', Limits(max_bytes=self.max_bytes))
         body = json.dumps(error.to_dict()).encode()
         await send(dict(type='http.response.start', status=error.status,

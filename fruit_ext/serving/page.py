@@ -82,10 +82,10 @@ class PageHandlers:
         return float(value)
 
     async def _predict_file(self, path: str, threshold: Optional[float]):
-        backend, limits = self.state.backend, self.state.limits
         name = osp.basename(path)
-        data = await asyncio.to_thread(_read, path, limits.max_bytes)
-        image = await asyncio.to_thread(backend.decode, data, name, limits)
+        data = await asyncio.to_thread(_read, path,
+                                       self.state.limits.max_bytes)
+        image = await self.state.decode(data, name)
         result = await self.state.batcher.submit(
             Job(image, data, TOPK, threshold, name))
         return image, result
@@ -159,8 +159,10 @@ def build_page(state, examples: Sequence[str]) -> gr.Blocks:
     """
     backend = state.backend
     handlers = PageHandlers(state)
+    # uploads Gradio keeps in its cache are deleted after an hour
     with gr.Blocks(title=f'{backend.name} · fruit_ext',
-                   analytics_enabled=False) as page:
+                   analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as page:
         gr.Markdown(f'## {backend.name}\n{len(backend.classes)} classes, '
                     f'{backend.backend} backend. JSON API: `POST /api/predict`'
                     ' (see `/api/health`).')

@@ -101,7 +101,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f'Serving {backend.name} ({backend.backend}) on '
           f'http://{args.host}:{args.port}  (API: /api/predict, '
           '/api/health)', flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level='warning')
+    # keep-alive longer than clients' own (httpx: 5 s), so a client never
+    # reuses a connection the server is closing at that moment
+    uvicorn.run(app, host=args.host, port=args.port, log_level='warning',
+                timeout_keep_alive=30)
     return 0
 
 
