@@ -2,9 +2,8 @@
 from typing import Dict, Optional
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from ..visualization import agg_figure
 from .calibration import ECE_BINS, ece, reliability_bins, softmax
 
 RELIABILITY_NAME = 'reliability.png'
@@ -46,7 +45,7 @@ def draw_reliability(path: str, probs: np.ndarray, labels: np.ndarray,
     if temperature is not None:
         curves[f'after (T = {temperature:.2f})'] = temperature_scaled(
             probs, temperature)
-    figure = Figure(figsize=(5, 5), layout='constrained')
+    figure = agg_figure(figsize=(5, 5), layout='constrained')
     axes = figure.add_subplot()
     axes.plot([0, 1], [0, 1], color='grey', linestyle='--',
               label='perfectly calibrated')
@@ -66,6 +65,5 @@ def draw_reliability(path: str, probs: np.ndarray, labels: np.ndarray,
     axes.set_ylabel('accuracy')
     axes.set_title(f'Reliability, {len(labels)} images, {bins} bins')
     axes.legend(loc='upper left')
-    FigureCanvasAgg(figure)
     figure.savefig(path, dpi=100)
     return found

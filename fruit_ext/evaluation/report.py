@@ -16,14 +16,12 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from mmpretrain.evaluation import ConfusionMatrix, SingleLabelMetric
 from PIL import Image
 
 from ..apis.image_core import BrokenImageError, load_rgb
 from ..datasets.categories import alias_for
-from ..visualization import display_labels
+from ..visualization import agg_figure, display_labels
 from .reliability import RELIABILITY_NAME, draw_reliability
 
 CSV_NAME = 'per_class.csv'
@@ -130,8 +128,7 @@ def _write_csv(path: str, classes: Sequence[str], aliases: Sequence[str],
                          macro['support']])
 
 
-def _save(figure: Figure, path: str) -> None:
-    FigureCanvasAgg(figure)
+def _save(figure, path: str) -> None:
     figure.savefig(path, dpi=100)
 
 
@@ -139,7 +136,7 @@ def _draw_confusion(path: str, matrix: np.ndarray, labels: List[str],
                     font) -> None:
     num = len(labels)
     side = max(4.0, 0.32 * num + 2.5)
-    figure = Figure(figsize=(side + 1, side), layout='constrained')
+    figure = agg_figure(figsize=(side + 1, side), layout='constrained')
     axes = figure.add_subplot()
     rows = matrix.sum(axis=1, keepdims=True)
     normalised = np.divide(matrix, rows, out=np.zeros(matrix.shape),
@@ -186,7 +183,7 @@ def _draw_mistakes(path: str, pred_scores: np.ndarray, gt_labels: np.ndarray,
     worst = wrong[np.argsort(-confidence, kind='stable')][:num_mistakes]
     cols = min(4, max(len(worst), 1))
     rows = max(math.ceil(len(worst) / cols), 1)
-    figure = Figure(figsize=(3 * cols, 3.3 * rows), layout='constrained')
+    figure = agg_figure(figsize=(3 * cols, 3.3 * rows), layout='constrained')
     if not len(worst):
         axes = figure.add_subplot()
         axes.axis('off')

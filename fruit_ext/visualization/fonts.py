@@ -1,6 +1,6 @@
 """Pick a font that can draw the class names, or fall back to aliases.
 
-:func:`register_cjk_font` (run on ``import fruit_ext``) adds the Noto Sans
+:func:`register_cjk_font` (run when matplotlib is first imported) adds the Noto Sans
 CJK SC fonts of the PyPI package ``mplfonts`` (installed by the set-up) to
 matplotlib, or else uses a system CJK font, as the first font of matplotlib's
 'sans-serif' and 'monospace' families, so every matplotlib picture in the process (mmpretrain's
@@ -10,12 +10,12 @@ matplotlib, or else uses a system CJK font, as the first font of matplotlib's
 import functools
 import importlib.util
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
-
-import matplotlib
-from matplotlib import font_manager
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from ..datasets.categories import alias_for
+
+if TYPE_CHECKING:
+    from matplotlib.font_manager import FontProperties
 
 #: Families known to cover Chinese, best first. Debian: fonts-noto-cjk,
 #: fonts-wqy-microhei, fonts-wqy-zenhei, fonts-arphic-*.
@@ -32,6 +32,7 @@ def find_cjk_font() -> Optional[str]:
     Returns:
         The font file path, or None when no CJK font is installed.
     """
+    from matplotlib import font_manager
     by_name = {font.name: font.fname for font in font_manager.fontManager.ttflist}
     pypi_font = pypi_cjk_font('sans-serif')
     if pypi_font is not None and pypi_font in by_name.values():
@@ -88,6 +89,8 @@ def register_cjk_font() -> Optional[str]:
         The sans-serif font file in use, or None when no CJK font is found
         (fruit_ext's own pictures then show English aliases).
     """
+    import matplotlib
+    from matplotlib import font_manager
     known = {font.fname for font in font_manager.fontManager.ttflist}
     paths = {family: pypi_cjk_font(family) for family in PYPI_CJK_FONTS}
     for path in paths.values():
@@ -120,7 +123,7 @@ def needs_cjk(text: str) -> bool:
 def display_labels(
         classes: Sequence[str],
         aliases: Optional[Sequence[str]] = None
-) -> Tuple[List[str], Optional[font_manager.FontProperties]]:
+) -> Tuple[List[str], Optional['FontProperties']]:
     """Class labels to draw and the font to draw them with.
 
     Chinese names are kept when a CJK font is installed; otherwise the English
@@ -137,6 +140,7 @@ def display_labels(
         return list(classes), None
     font = find_cjk_font()
     if font is not None:
-        return list(classes), font_manager.FontProperties(fname=font)
+        from matplotlib.font_manager import FontProperties
+        return list(classes), FontProperties(fname=font)
     aliases = aliases or [alias_for(name) for name in classes]
     return list(aliases), None
