@@ -55,6 +55,10 @@ def test_other_weights_or_classes_get_another_name(trained, tmp_path):
     base = content_hash(state['state_dict'], state['meta']['dataset_meta'])
     renamed = dict(classes=list(reversed(FRUIT30_CLASSES)))
     assert content_hash(state['state_dict'], renamed) != base
+    calibrated = content_hash(state['state_dict'],
+                              state['meta']['dataset_meta'],
+                              dict(temperature=0.8, score='energy'))
+    assert calibrated != base
     key = 'head.fc.bias'
     state['state_dict'][key] = state['state_dict'][key] + 1e-3
     assert content_hash(state['state_dict'],

@@ -43,8 +43,10 @@ def sha256_of(path: str) -> str:
 
 
 def content_hash(state_dict: Dict[str, torch.Tensor],
-                 dataset_meta: Dict[str, Any]) -> str:
-    """Hex SHA-256 of tensors (names, dtypes, shapes, bytes) and classes.
+                 dataset_meta: Dict[str, Any],
+                 calibration: Optional[Dict[str, Any]] = None) -> str:
+    """Hex SHA-256 of tensors (names, dtypes, shapes, bytes), classes and
+    calibration (so a calibrated copy never takes the plain one's name).
 
     Unlike a hash of the saved file, it does not depend on how or where the
     file was written: the same weights and class names give the same hash.
@@ -52,6 +54,7 @@ def content_hash(state_dict: Dict[str, torch.Tensor],
     Args:
         state_dict: Tensors.
         dataset_meta: Class names (and aliases).
+        calibration: Temperature / "unknown" rule, or None.
 
     Returns:
         64 hex digits.
@@ -65,6 +68,8 @@ def content_hash(state_dict: Dict[str, torch.Tensor],
             if dataset_meta.get(key)}
     digest.update(json.dumps(kept, ensure_ascii=False,
                              sort_keys=True).encode('utf-8'))
+    if calibration:
+        digest.update(json.dumps(calibration, sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -157,7 +162,8 @@ def publish_files(in_file: str,
     published = _published(safe_torch_load(in_file, map_location='cpu'),
                            in_file)
     digest = content_hash(published['state_dict'],
-                          published['meta']['dataset_meta'])
+                          published['meta']['dataset_meta'],
+                          published['meta'].get('calibration'))
     os.makedirs(out_dir, exist_ok=True)
     name = name or osp.splitext(osp.basename(in_file))[0]
     stem = osp.join(out_dir, f'{name}-{digest[:8]}')
