@@ -137,3 +137,25 @@ def test_tool_writes_csv_and_sheets_and_exits_one(tmp_path):
     sheets = sorted((out.parent / 'duplicates_sheets').glob('*.png'))
     assert len(sheets) == 3
     assert np.asarray(Image.open(sheets[0])).std() > 10
+
+
+def test_confirmation_drops_look_alikes_and_keeps_copies(tmp_path):
+    """Same coarse layout, different fine texture: a look-alike, not a copy."""
+    from fruit_ext.datasets.duplicates import confirm_pairs
+
+    def textured(layout: int, texture: int) -> Image.Image:
+        fine = np.random.default_rng(texture).integers(0, 2, (48, 48, 1))
+        detail = np.kron(fine, np.ones((2, 2, 1))) * 20 - 10
+        return Image.fromarray((np.asarray(scene(layout), float) + detail)
+                               .clip(0, 255).astype(np.uint8))
+    textured(0, 1).save(tmp_path / 'a.png')
+    jpeg(textured(0, 1).resize((80, 80)), 80).save(tmp_path / 'copy.jpg')
+    textured(0, 2).save(tmp_path / 'look_alike.png')
+    paths = [str(tmp_path / n) for n in ('a.png', 'copy.jpg',
+                                         'look_alike.png')]
+    hashes = np.stack([hash_rgb(np.asarray(Image.open(p).convert('RGB')))
+                       for p in paths])
+    pairs, _ = near_pairs(hashes, 8)  # the 64-bit hashes match both
+    assert {(0, 1), (0, 2)} <= {tuple(p) for p in pairs.tolist()}
+    keep = confirm_pairs(paths, np.array([[0, 1], [0, 2]]))
+    assert keep.tolist() == [True, False]

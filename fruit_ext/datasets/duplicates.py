@@ -1,11 +1,11 @@
-"""Near-duplicate images: perceptual hashes, multi-index matching, groups.
+"""Near-duplicate images: multi-index matching of perceptual hashes, groups.
 
-Every image is decoded once with the loader's core
-(:func:`fruit_ext.apis.image_core.load_rgb`, reduced JPEG decode) and hashed
-with ``imagehash``'s 64-bit pHash (DCT of a 32x32 grey thumbnail: robust to
-resizing, re-compression, brightness and small crops) and dHash (gradient
-signs: confirms the pair). A pair is near-duplicate when both Hamming
-distances are at most the threshold.
+Each image carries the 64-bit pHash and dHash of its picture and of 48
+crops (:mod:`fruit_ext.datasets.health.hashes`). A pair (i, j) matches when
+i's whole-picture hashes are both within the threshold of one crop of j
+(so resized, re-compressed, brightened and cropped copies match);
+optionally it must also agree on the 256-bit pHash (fewer look-alike
+objects taken for copies).
 
 Matching is sub-quadratic (multi-index hashing, Norouzi et al. 2012): the
 pHash is cut into 4 bands of 16 bits; two hashes within distance T agree
@@ -21,120 +21,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..apis.image_core import BrokenImageError, load_rgb
+from .health.hashes import (BOXES, DEFAULT_CONFIRM, _bits_to_int,  # noqa
+                            confirm_pairs, hash_file, hash_files, hash_rgb)
 
 #: Default Hamming threshold on both 64-bit hashes (chosen on Fashion-MNIST
 #: with planted copies, docs/data.md).
 DEFAULT_THRESHOLD = 4
 BANDS = 4
 BAND_BITS = 64 // BANDS
-
-
-def _bits_to_int(bits: np.ndarray) -> int:
-    return int(np.packbits(bits.astype(np.uint8).ravel()).view('>u8')[0])
-
-
-def crop_boxes() -> List[Tuple[float, float, float, float]]:
-    """Crop boxes (fractions) hashed per image; the first is the whole image.
-
-    Per axis: the whole side, 95 % at 3 offsets and 90 % at 3 offsets, so a
-    copy cropped to 90-100 % of each side anywhere is within 2.5 % of one.
-    """
-    spans = [(0.0, 1.0)] + [(start, start + size) for size in (0.95, 0.9)
-                            for start in np.linspace(0, 1 - size, 3)]
-    return [(x0, y0, x1, y1) for (x0, x1) in spans for (y0, y1) in spans]
-
-
-BOXES = crop_boxes()
-
-
-def phash_bits(pixels: np.ndarray) -> np.ndarray:
-    """``imagehash.phash`` of 32x32 grey thumbnails, as uint64, batched.
-
-    Args:
-        pixels: (B, 32, 32) grey values.
-
-    Returns:
-        (B,) uint64 hashes (bit order of ``imagehash``'s hex strings).
-    """
-    from scipy.fft import dct
-    coeffs = dct(dct(pixels.astype(np.float64), axis=1), axis=2)[:, :8, :8]
-    flat = coeffs.reshape(len(pixels), -1)
-    bits = flat > np.median(flat, axis=1, keepdims=True)
-    return np.packbits(bits, axis=1).view('>u8').ravel().astype(np.uint64)
-
-
-def dhash_bits(pixels: np.ndarray) -> np.ndarray:
-    """``imagehash.dhash`` of (B, 8, 9) grey thumbnails, as uint64.
-
-    Args:
-        pixels: (B, 8, 9) grey values.
-
-    Returns:
-        (B,) uint64 hashes.
-    """
-    bits = (pixels[:, :, 1:] > pixels[:, :, :-1]).reshape(len(pixels), -1)
-    return np.packbits(bits, axis=1).view('>u8').ravel().astype(np.uint64)
-
-
-def hash_rgb(rgb: np.ndarray) -> np.ndarray:
-    """pHash and dHash of the whole picture and of each :data:`BOXES` crop.
-
-    The same hashes as ``imagehash.phash`` / ``dhash`` of each crop of a
-    96x96 grey thumbnail (tests/test_duplicates.py), computed in one batch.
-
-    Args:
-        rgb: HxWx3 uint8 array.
-
-    Returns:
-        (len(BOXES), 2) uint64 array of (pHash, dHash); row 0 is the whole
-        picture.
-    """
-    from PIL import Image
-    grey = Image.fromarray(rgb).convert('L').resize((96, 96), Image.LANCZOS)
-    lanczos = Image.Resampling.LANCZOS
-    crops = [tuple(round(v * 96) for v in box) for box in BOXES]
-    big = np.stack([np.asarray(grey.crop(box).resize((32, 32), lanczos))
-                    for box in crops])
-    small = np.stack([np.asarray(grey.crop(box).resize((9, 8), lanczos))
-                      for box in crops])
-    return np.stack([phash_bits(big), dhash_bits(small)], 1)
-
-
-def hash_file(path: str) -> Optional[np.ndarray]:
-    """:func:`hash_rgb` of an image file; None when it cannot be decoded.
-
-    Args:
-        path: Image file.
-
-    Returns:
-        The hashes, or None for a broken file (``check.py`` reports it).
-    """
-    try:
-        return hash_rgb(load_rgb(path, min_size=96))
-    except BrokenImageError:
-        return None
-
-
-def hash_files(paths: Sequence[str], workers: int = 1,
-               progress: bool = True) -> List[Optional[np.ndarray]]:
-    """:func:`hash_file` of every path, in parallel.
-
-    Args:
-        paths: Image files.
-        workers: Processes.
-        progress: Show a progress bar.
-
-    Returns:
-        One hash array or None per path, in order.
-    """
-    from mmengine.utils import track_progress_rich
-    if not paths:
-        return []
-    if progress or workers > 1:
-        return track_progress_rich(hash_file, list(paths), nproc=workers,
-                                   chunksize=16, description='Hashing images')
-    return [hash_file(path) for path in paths]
 
 
 def _popcount(values: np.ndarray) -> np.ndarray:
@@ -366,7 +260,8 @@ def list_items(root: str, extensions: Optional[Sequence[str]] = None
 
 def group_hashes(root: str, items: List[Item],
                  hashes: Sequence[Optional[np.ndarray]],
-                 threshold: int = DEFAULT_THRESHOLD) -> DuplicateReport:
+                 threshold: int = DEFAULT_THRESHOLD,
+                 confirm: Optional[int] = None) -> DuplicateReport:
     """Group already-hashed images.
 
     Args:
@@ -374,6 +269,10 @@ def group_hashes(root: str, items: List[Item],
         items: The images.
         hashes: One :func:`hash_rgb` array or None (broken) per item.
         threshold: Hamming threshold.
+        confirm: 256-bit pHash distance a pair must also be within
+            (:func:`confirm_pairs`, e.g. :data:`DEFAULT_CONFIRM`; the files
+            are read again): fewer look-alikes, but copies of smooth,
+            textureless pictures can fail it. None: no confirmation.
 
     Returns:
         The report (its items are the hashed ones).
@@ -382,6 +281,9 @@ def group_hashes(root: str, items: List[Item],
     kept = [items[i] for i in good]
     array = np.array([hashes[i] for i in good], dtype=np.uint64)
     pairs, _ = near_pairs(array.reshape(-1, len(BOXES), 2), threshold)
+    if confirm is not None and len(pairs):
+        pairs = pairs[confirm_pairs([osp.join(root, i.path) for i in kept],
+                                    pairs, confirm)]
     return DuplicateReport(
         root=root, items=kept, groups=connected_groups(len(kept), pairs),
         pairs=pairs,
@@ -390,7 +292,8 @@ def group_hashes(root: str, items: List[Item],
 
 
 def find_duplicates(root: str, threshold: int = DEFAULT_THRESHOLD,
-                    workers: int = 1, progress: bool = True
+                    workers: int = 1, progress: bool = True,
+                    confirm: Optional[int] = None
                     ) -> DuplicateReport:
     """Hash every image of a dataset and group the near-duplicates.
 
@@ -399,6 +302,8 @@ def find_duplicates(root: str, threshold: int = DEFAULT_THRESHOLD,
         threshold: Hamming threshold on both hashes.
         workers: Hashing processes.
         progress: Show a progress bar.
+        confirm: 256-bit pHash distance that confirms a pair (None: no
+            confirmation).
 
     Returns:
         The report.
@@ -406,7 +311,7 @@ def find_duplicates(root: str, threshold: int = DEFAULT_THRESHOLD,
     items = list_items(root)
     hashes = hash_files([osp.join(root, item.path) for item in items],
                         workers, progress)
-    return group_hashes(root, items, hashes, threshold)
+    return group_hashes(root, items, hashes, threshold, confirm)
 
 
 def cosine_pairs(feats: np.ndarray, min_cosine: float,

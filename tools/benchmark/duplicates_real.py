@@ -177,6 +177,8 @@ def main() -> None:
     parser.add_argument('--work', default='/tmp/dup_bench')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threshold', type=int, nargs='+', default=[4])
+    parser.add_argument('--confirm', type=int, nargs='+', default=[40],
+                        help='256-bit confirmation distances (256: none)')
     parser.add_argument('--timing', type=int, default=0,
                         help='also time hashing N images (e.g. 10000)')
     args = parser.parse_args()
@@ -195,8 +197,13 @@ def main() -> None:
     hashes = hash_files([osp.join(root, i.path) for i in items], 1, False)
     results = {}
     for threshold in args.threshold:
-        report = group_hashes(root, items, hashes, threshold)
-        results[threshold] = score(report, planted)
+        for confirm in args.confirm:
+            start = time.perf_counter()
+            report = group_hashes(root, items, hashes, threshold,
+                                  None if confirm >= 256 else confirm)
+            results[f'{threshold}/{confirm}'] = dict(
+                score(report, planted),
+                seconds=round(time.perf_counter() - start, 2))
     if args.timing:
         results['timing'] = timing(args.work, args.timing)
     results['uptime'] = os.getloadavg()

@@ -8,8 +8,9 @@
         --embed configs/efficientnet-lite0_fruit.py \\
         checkpoints/efficientnet-lite0_in1k.pth --min-cosine 0.97
 
-Perceptual hashes (pHash + dHash of the picture and of 49 crops) catch
-exact, resized, re-compressed, brightened and slightly cropped copies;
+Perceptual hashes (pHash + dHash of the picture and of 48 crops; with
+``--confirm``, pairs must also agree on a 256-bit pHash) catch exact,
+resized, re-compressed, brightened and slightly cropped copies;
 ``--embed`` adds pairs whose CNN embeddings (the config's test pipeline,
 pre-logits features) have a cosine similarity of at least ``--min-cosine``.
 Writes a CSV (one row per image in a group of 2+: group,path,split,class)
@@ -25,7 +26,8 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from fruit_ext.datasets.duplicates import (DEFAULT_THRESHOLD, add_pairs,
+from fruit_ext.datasets.duplicates import (DEFAULT_CONFIRM,
+                                           DEFAULT_THRESHOLD, add_pairs,
                                            cosine_pairs, find_duplicates)
 from fruit_ext.datasets.health.sheets import contact_sheets
 
@@ -47,6 +49,11 @@ def parse_args() -> argparse.Namespace:
                         help='contact sheets for the first N groups')
     parser.add_argument('--threshold', type=int, default=DEFAULT_THRESHOLD,
                         help='Hamming distance (of 64 bits) on both hashes')
+    parser.add_argument('--confirm', type=int, nargs='?', metavar='BITS',
+                        const=DEFAULT_CONFIRM, default=None,
+                        help='pairs must also be within BITS of a 256-bit '
+                        'pHash: fewer look-alikes, but copies of smooth, '
+                        'textureless photos may be missed')
     parser.add_argument('--embed', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='also match by CNN embeddings of this model')
     parser.add_argument('--min-cosine', type=float, default=0.97,
@@ -122,8 +129,9 @@ def main() -> int:
     console = Console()
     start = time.perf_counter()
     try:
-        report = find_duplicates(args.root, args.threshold,
-                                 args.workers or os.cpu_count() or 1)
+        report = find_duplicates(
+            args.root, args.threshold, args.workers or os.cpu_count() or 1,
+            confirm=args.confirm)
         if args.embed:
             feats = embed_paths(*args.embed, [osp.join(args.root, i.path)
                                               for i in report.items])
