@@ -50,6 +50,7 @@ def test_api_answers_like_inference_model_and_survives_bad_uploads(
     assert (health['backend'], health['model'], health['status']) == \
         ('pytorch', 'served', 'ok')
     assert len(health['classes']) == 30 and health['input_size'] == [32, 32]
+    assert health['grad_cam'] is True
     assert health['aliases'][health['classes'].index('草莓')] == 'strawberry'
     # nothing but the loopback address asked for
     assert listening_addresses(process.pid) == {url[len('http://'):]}
@@ -128,6 +129,7 @@ def test_onnx_backend_runs_without_torch(served_model, fruit_tree,
                tmp_path / 'onnx.log') as (onnx_url, process):
         health = httpx.get(onnx_url + '/api/health').json()
         assert health['backend'] == 'onnx' and len(health['classes']) == 30
+        assert health['grad_cam'] is False
         maps = Path(f'/proc/{process.pid}/maps').read_text()
         assert 'libtorch' not in maps and 'onnxruntime' in maps
         assert post(onnx_url, 'empty.jpg', b'').status_code == 400

@@ -66,6 +66,10 @@ def test_page_shows_the_models_top1_and_refuses_broken_files(
             assert shown.startswith(f'Top-1: {expected[0]} (')
             heading = page.locator('#top5 h2, #top5 .output-class').first
             assert heading.inner_text().startswith(expected[0])
+            # Grad-CAM: the toggle reruns the photo and adds the overlay
+            page.locator('#cam input[type=checkbox]').check()
+            page.wait_for_selector('#overlay img', timeout=30000)
+            assert wait_status(page, 'Top-1') == shown
             page.screenshot(path=str(tmp_path / 'page.png'), full_page=True)
 
             upload(page, empty)
