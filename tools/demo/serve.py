@@ -95,7 +95,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     app_module = importlib.import_module(serving.__name__ + '.app')
     limits = importlib.import_module(serving.__name__ + '.limits').Limits(
         max_bytes=args.max_bytes, max_pixels=args.max_pixels)
-    backend = build_backend(args, serving)
+    try:
+        backend = build_backend(args, serving)
+    except (OSError, ValueError) as error:  # missing / unfit model files
+        print(f'error: {error}', file=sys.stderr)
+        return 1
     app = app_module.build_app(backend, limits, args.max_batch,
                                args.max_wait_ms, examples_dir=args.examples)
     print(f'Serving {backend.name} ({backend.backend}) on '
