@@ -106,3 +106,19 @@ def test_probe_tool_flags_flips_writes_csv_grid_and_moves_back(
                 '--restore', str(tmp_path / 'moved')])
     assert f'Restored {len(rows)} file(s)' in back.stdout
     assert all(shutil.os.path.isfile(r['path']) for r in rows)
+
+
+def test_runner_mode_trains_each_fold_and_predicts_held_out(flipped_tree,
+                                                           tmp_path):
+    root, _ = flipped_tree
+    config = three_class_config(tmp_path / 'cfg.py', root)
+    work = tmp_path / 'work'
+    result = run([sys.executable, 'tools/analysis/find_label_issues.py',
+                  str(config), '--folds', '2', '--work-dir', str(work),
+                  '--threads', '1', '--cfg-options',
+                  'model.head.num_classes=3'])
+    for fold in (0, 1):  # a Runner per fold, its own work dir
+        assert list((work / f'fold_{fold}').glob('*.pth')), fold
+    assert 'among 36 training images (2 folds' in result.stdout
+    rows = list(csv.DictReader((work / 'issues.csv').open(encoding='utf-8')))
+    assert all(0 <= float(r['score']) <= 1 for r in rows)
