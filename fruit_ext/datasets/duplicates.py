@@ -21,8 +21,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .health.hashes import (BOXES, DEFAULT_CONFIRM, _bits_to_int,  # noqa
+from .health.hashes import (BOXES, DEFAULT_CONFIRM, _bits_to_int,
                             confirm_pairs, hash_file, hash_files, hash_rgb)
+
+__all__ = [  # the hashing names are re-exported: one module to import
+    'BOXES', 'DEFAULT_CONFIRM', 'DEFAULT_THRESHOLD', 'DuplicateReport',
+    'Item', '_bits_to_int', 'add_pairs', 'candidate_pairs', 'confirm_pairs',
+    'connected_groups', 'cosine_pairs', 'find_duplicates', 'group_hashes',
+    'hash_file', 'hash_files', 'hash_rgb', 'list_items', 'near_pairs'
+]
 
 #: Default Hamming threshold on both 64-bit hashes (chosen on Fashion-MNIST
 #: with planted copies, docs/data.md).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Find mislabelled training images by confident learning on out-of-fold predictions.
+"""Find mislabelled training images: confident learning, out-of-fold.
 
     python tools/analysis/find_label_issues.py CONFIG --probe \\
         --cfg-options data_root=data/my_split --out issues.csv --show-dir sus
@@ -67,6 +67,7 @@ def parse_args() -> argparse.Namespace:
 def load_cfg(args: argparse.Namespace) -> Config:
     """The config with --cfg-options and the once-given settings applied."""
     import fruit_ext  # noqa: F401  (registries)
+    assert fruit_ext
     from fruit_ext.engine.resolve_config import resolve_config
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -131,7 +132,8 @@ def runner_fit_predict(cfg: Config, args: argparse.Namespace):
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         fold_cfg = copy.deepcopy(cfg)
-        fold_cfg.work_dir = osp.join(args.work_dir, f'fold_{next(fold_number)}')
+        fold_cfg.work_dir = osp.join(args.work_dir,
+                                     f'fold_{next(fold_number)}')
         inner = fold_cfg.train_dataloader.dataset
         while 'dataset' in inner:  # RepeatDataset, ClassBalancedDataset...
             inner = inner['dataset']

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Near-duplicate finder on real photos: planted copies, recall, precision, time.
+"""Near-duplicate finder on real photos: planted copies, recall, time.
 
 Exports 1,000 Fashion-MNIST images (80 train + 20 val per class, with
 ``tools/dataset/export_fashion_mnist.py``), upscales them to 128 px, then

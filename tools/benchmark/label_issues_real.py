@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Label-issue finder on real photos: planted label flips, out-of-fold vs in-sample.
+"""Label issues on real photos: planted flips, out-of-fold vs in-sample.
 
 Per seed: 1,000 Fashion-MNIST images (80 train + 20 val per class, exported
 by ``tools/dataset/export_fashion_mnist.py``, upscaled to 128 px), 5 % of
@@ -60,7 +60,8 @@ def build_cfg(root: str, size: int):
     from common import resize_pipeline
     from mmengine.config import Config
 
-    import fruit_ext  # noqa: F401
+    import fruit_ext  # noqa: F401  (registries)
+    assert fruit_ext
     from fruit_ext.engine.resolve_config import resolve_config
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(dict(data_root=root, classes='folders'))

@@ -5,8 +5,8 @@
     python tools/dataset/check.py --restore data/broken
 
 Decodes every image (in parallel) and reports broken files, odd formats,
-duplicates and near-duplicates, train/val leakage and class problems. Writes a JSON report and a
-class-count chart. Exits 1 when something would break or corrupt training.
+duplicates and near-duplicates, train/val leakage and class problems.
+Writes a JSON report and a class-count chart. Exits 1 when something would break or corrupt training.
 """
 import argparse
 import os.path as osp
@@ -46,7 +46,8 @@ def parse_args() -> argparse.Namespace:
                         help='near-duplicate groups that span splits or '
                         'carry different labels: errors (exit 1), warnings, '
                         'or not looked for')
-    parser.add_argument('--near-threshold', type=int, default=DEFAULT_THRESHOLD,
+    parser.add_argument('--near-threshold', type=int,
+                        default=DEFAULT_THRESHOLD,
                         help='Hamming distance (of 64 bits) of the '
                         'near-duplicate hashes')
     parser.add_argument('--restore', metavar='DIR', default=None,

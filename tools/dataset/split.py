@@ -7,8 +7,9 @@
 Per-class (stratified) split, deterministic for a seed. Near-duplicate
 images (and, with ``--group-by exif-time SECONDS``, bursts of photos taken
 within that many seconds) stay together in one split, so val never holds a
-copy of a training photo. The source is only read, unless ``--move``. Writes ``OUT/split_counts.csv`` and
-``OUT/split_counts.png`` and prints the per-class counts.
+copy of a training photo. The source is only read, unless ``--move``.
+Writes ``OUT/split_counts.csv`` and ``OUT/split_counts.png`` and prints the
+per-class counts.
 """
 import argparse
 import os.path as osp

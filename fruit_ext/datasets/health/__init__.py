@@ -1,1 +1,1 @@
-"""Dataset health: pictures of suspects, per-image statistics, the HTML report."""
+"""Dataset health: hashes, groups, statistics, pictures, the HTML report."""

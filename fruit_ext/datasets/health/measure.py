@@ -5,7 +5,7 @@ and, for a loadable file, decodes it once more with the loader's core at a
 reduced scale for the perceptual hashes and, for the health report, the
 brightness and sharpness figures.
 """
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
