@@ -26,30 +26,33 @@ import onnxruntime as ort
 from PIL import Image
 
 
-def _image_core():
-    """fruit_ext's decoder: the package's module, else ``image_core.py``
-    beside this file (run as a script, or copied next to the model)."""
+def _sibling(name: str):
+    """fruit_ext's module ``name`` (``image_core``, ``openvino_backend``):
+    the package's, else ``name.py`` beside this file (run as a script, or
+    copied next to the model)."""
     if __package__:
-        from . import image_core
-        return image_core
+        return importlib.import_module(f'.{name}', __package__)
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        'image_core.py')
+                        f'{name}.py')
     if not os.path.isfile(path):
-        raise ImportError(f'{path} is missing: copy image_core.py from '
+        raise ImportError(f'{path} is missing: copy {name}.py from '
                           'fruit_ext/apis/ next to predictor.py.')
-    spec = importlib.util.spec_from_file_location('_fruit_image_core', path)
+    spec = importlib.util.spec_from_file_location(f'_fruit_{name}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-image_core = _image_core()
+image_core = _sibling('image_core')
 
 #: ONNX metadata keys written by the exporter and read here.
 META_CLASSES = 'fruit_ext.classes'
 META_ALIASES = 'fruit_ext.aliases'
 META_PREPROCESS = 'fruit_ext.preprocess'
 META_CALIBRATION = 'calibration'
+#: the runtime a Predictor uses unless told (docs/benchmarks.md, "int8 and
+#: OpenVINO")
+DEFAULT_BACKEND = 'onnxruntime'
 
 _INTERPOLATION = {
     'nearest': Image.Resampling.NEAREST,
@@ -170,7 +173,10 @@ class Predictor:
     Args:
         onnx_file: The ``.onnx`` file.
         providers: onnxruntime execution providers (CPU by default).
-        num_threads: Intra-op threads; onnxruntime's default when None.
+        num_threads: Intra-op threads; the runtime's default when None.
+        backend: 'onnxruntime', or 'openvino' (``openvino_backend.py``
+            beside this file; reads the ``.onnx`` files, fp32 or int8, and
+            the OpenVINO ``.xml`` of ``tools/deploy/export_openvino.py``).
 
     Raises:
         FileNotFoundError: ``onnx_file`` does not exist.
@@ -180,15 +186,24 @@ class Predictor:
     def __init__(self,
                  onnx_file: Union[str, os.PathLike],
                  providers: Optional[Sequence[str]] = None,
-                 num_threads: Optional[int] = None) -> None:
+                 num_threads: Optional[int] = None,
+                 backend: str = DEFAULT_BACKEND) -> None:
         if not os.path.isfile(onnx_file):
             raise FileNotFoundError(f'ONNX model not found: {onnx_file}')
-        options = ort.SessionOptions()
-        if num_threads:
-            options.intra_op_num_threads = num_threads
-        self.session = ort.InferenceSession(
-            os.fspath(onnx_file), options,
-            providers=list(providers or ['CPUExecutionProvider']))
+        if backend == 'openvino':
+            self.session = _sibling('openvino_backend').OpenVINOSession(
+                onnx_file, num_threads)
+        elif backend == 'onnxruntime':
+            options = ort.SessionOptions()
+            if num_threads:
+                options.intra_op_num_threads = num_threads
+            self.session = ort.InferenceSession(
+                os.fspath(onnx_file), options,
+                providers=list(providers or ['CPUExecutionProvider']))
+        else:
+            raise ValueError(f"backend={backend!r}: use 'onnxruntime' or "
+                             "'openvino'.")
+        self.backend = backend
         meta = self.session.get_modelmeta().custom_metadata_map
         missing = [key for key in (META_CLASSES, META_PREPROCESS)
                    if key not in meta]
@@ -387,8 +402,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         'threshold for this share of accepted val images')
     parser.add_argument('--tta', action='store_true',
                         help='average the logits with the mirror image')
+    parser.add_argument('--backend', choices=['onnxruntime', 'openvino'],
+                        default=DEFAULT_BACKEND, help='inference runtime')
     args = parser.parse_args(argv)
-    predictor = Predictor(args.onnx)
+    predictor = Predictor(args.onnx, backend=args.backend)
     failed = 0
     for path in args.images:
         try:

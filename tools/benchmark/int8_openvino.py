@@ -1,0 +1,180 @@
+#!/usr/bin/env python
+"""CPU inference: fp32 vs int8 (QDQ), ONNX Runtime vs OpenVINO, batch 1.
+
+Two models: MobileNetV2 (``configs/mobilenet-v2_fruit.py``; random weights
+with BatchNorm statistics measured on the calibration images, unless
+``--mbv2-checkpoint``: speed does not depend on the weights) and a
+fine-tuned EfficientNet-Lite0 (``--effl0-config`` / ``--effl0-checkpoint``,
+e.g. seed 0's fp32 run of ``cpu_fast_path.py``). Each is exported with
+``export_onnx`` and quantized with ``quantize_onnx`` on ``--calib-n``
+images of the Fashion-MNIST val split, through the model's own test
+pipeline. Speed: one preprocessed image at each ``--sizes`` side, batch 1,
+1 thread, the four (runtime, precision) settings timed in turn in every
+repeat (so load hits them alike), median images/s. Accuracy: the
+fine-tuned EfficientNet-Lite0 on the whole Fashion-MNIST test file (or
+``--test-per-class``), all four settings on the same preprocessed arrays.
+
+Example (about 15 minutes on 2 busy cores)::
+
+    python tools/benchmark/int8_openvino.py \\
+        --effl0-config work_dirs/fast_path/runs/fp32_seed0/config.py \\
+        --effl0-checkpoint work_dirs/fast_path/runs/fp32_seed0/epoch_5.pth
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import time
+from typing import Callable, Dict, List
+
+import numpy as np
+import onnxruntime as ort
+
+from fruit_ext.apis.onnx_export import export_onnx, preprocess_spec
+from fruit_ext.apis.onnx_quantize import images_in, pick, quantize_onnx
+from fruit_ext.apis.openvino_backend import OpenVINOSession
+from fruit_ext.apis.predictor import Predictor
+
+DATA = 'work_dirs/finetune_real/data/bal_0_n50_v20_t1000'
+SETTINGS = ('ONNX Runtime fp32', 'ONNX Runtime int8', 'OpenVINO fp32',
+            'OpenVINO int8')
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--data', default=DATA, help='Fashion-MNIST export '
+                        '(val/ calibrates, test/ is scored)')
+    parser.add_argument('--effl0-config', required=True)
+    parser.add_argument('--effl0-checkpoint', required=True)
+    parser.add_argument('--mbv2-checkpoint')
+    parser.add_argument('--calib-n', type=int, default=200)
+    parser.add_argument('--sizes', nargs='+', type=int, default=[224])
+    parser.add_argument('--repeats', type=int, default=200)
+    parser.add_argument('--test-per-class', type=int, default=0,
+                        help='0: the whole test split')
+    parser.add_argument('--out', default='work_dirs/int8_openvino')
+    return parser.parse_args()
+
+
+def sessions(fp32: str, int8: str) -> Dict[str, Callable]:
+    """One-thread inference functions ``batch -> logits`` per setting."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    runs = {}
+    for name, path in (('fp32', fp32), ('int8', int8)):
+        session = ort.InferenceSession(path, options,
+                                       providers=['CPUExecutionProvider'])
+        runs[f'ONNX Runtime {name}'] = (
+            lambda x, s=session: s.run(None, {'input': x})[0])
+        vino = OpenVINOSession(path, num_threads=1)
+        runs[f'OpenVINO {name}'] = (
+            lambda x, s=vino: s.run(None, {'input': x})[0])
+    return runs
+
+
+def export_pair(config: str, checkpoint, out: str, calib: List[str]):
+    """fp32 and int8 ONNX files of a model; returns their paths."""
+    from fruit_ext.apis.inference import init_model
+    model = init_model(config, checkpoint, device='cpu')
+    classes = (model._dataset_meta or {}).get('classes') or [
+        str(i) for i in range(model.head.num_classes)]
+    spec = preprocess_spec(model._config, model)
+    fp32 = export_onnx(model, out + '.onnx', classes, spec)
+    if checkpoint is None:  # random weights: give them real activations
+        reestimate_bn(model, Predictor(fp32), calib)
+        fp32 = export_onnx(model, out + '.onnx', classes, spec)
+    start = time.perf_counter()
+    int8 = quantize_onnx(fp32, out + '.int8.onnx', calib)
+    print(f'{osp.basename(out)}: quantized in '
+          f'{time.perf_counter() - start:.0f} s', flush=True)
+    return fp32, int8
+
+
+def reestimate_bn(model, predictor: Predictor, images: List[str]) -> None:
+    """BatchNorm statistics of a randomly initialised model measured on
+    real images, so its activations (and their int8 ranges) are realistic:
+    with the init's statistics they vanish layer by layer."""
+    import torch
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average
+    batch = torch.from_numpy(np.stack([predictor.preprocess(f)
+                                       for f in images[:64]]))
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(batch), 16):
+            model(batch[i:i + 16], mode='tensor')
+    model.eval()
+
+
+def speed(runs: Dict[str, Callable], x: np.ndarray, repeats: int) -> Dict:
+    """Median images/s of each setting, timed in turn."""
+    times: Dict[str, List[float]] = {name: [] for name in runs}
+    for i in range(repeats + 5):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run(x)
+            if i >= 5:  # warm-up
+                times[name].append(time.perf_counter() - start)
+    return {name: 1 / float(np.median(t)) for name, t in times.items()}
+
+
+def accuracy(runs: Dict[str, Callable], predictor: Predictor,
+             files: List[str]) -> Dict:
+    """Top-1 (%) of each setting on labelled files (label = folder)."""
+    classes = sorted({osp.basename(osp.dirname(f)) for f in files})
+    labels = np.array([classes.index(osp.basename(osp.dirname(f)))
+                       for f in files])
+    inputs = np.stack([predictor.preprocess(f) for f in files])
+    result = {}
+    for name, run in runs.items():
+        logits = np.concatenate([run(inputs[i:i + 50])
+                                 for i in range(0, len(inputs), 50)])
+        result[name] = 100 * float((logits.argmax(1) == labels).mean())
+    return result
+
+
+def main() -> None:
+    args = parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    load = [os.getloadavg()[0]]
+    calib = pick(images_in(osp.join(args.data, 'val')), args.calib_n)
+    test = images_in(osp.join(args.data, 'test'))
+    if args.test_per_class:
+        by_class: Dict[str, List[str]] = {}
+        for f in test:
+            by_class.setdefault(osp.dirname(f), []).append(f)
+        test = [f for fs in by_class.values()
+                for f in fs[:args.test_per_class]]
+    models = {
+        'MobileNetV2': export_pair('configs/mobilenet-v2_fruit.py',
+                                   args.mbv2_checkpoint,
+                                   osp.join(args.out, 'mbv2'), calib),
+        'EfficientNet-Lite0 (fine-tuned)': export_pair(
+            args.effl0_config, args.effl0_checkpoint,
+            osp.join(args.out, 'effl0'), calib)}
+    figures = dict(speed={}, load=load)
+    for name, (fp32, int8) in models.items():
+        runs = sessions(fp32, int8)
+        for size in args.sizes:
+            x = np.random.default_rng(0).standard_normal(
+                (1, 3, size, size)).astype(np.float32)
+            figures['speed'][f'{name} {size} px'] = speed(runs, x,
+                                                          args.repeats)
+            print(name, size, figures['speed'][f'{name} {size} px'],
+                  flush=True)
+        load.append(os.getloadavg()[0])
+    effl0 = models['EfficientNet-Lite0 (fine-tuned)']
+    figures['top1'] = accuracy(sessions(*effl0), Predictor(effl0[0]), test)
+    figures['test_images'] = len(test)
+    figures['calib_images'] = len(calib)
+    load.append(os.getloadavg()[0])
+    print(json.dumps(figures, indent=1))
+    with open(osp.join(args.out, 'figures.json'), 'w') as file:
+        json.dump(figures, file, indent=1)
+
+
+if __name__ == '__main__':
+    main()
