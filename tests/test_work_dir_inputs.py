@@ -107,10 +107,11 @@ def test_infer_tool_work_dir_and_old_form_agree(setup, tmp_path):
 
 
 @pytest.mark.parametrize('flags, message', [
-    (['--batch-size', '0'], 'argument --batch-size: must be at least 1'),
-    (['--topk', '0'], 'argument --topk: must be at least 1'),
-    (['--threshold', '1.5'], 'argument --threshold: is a score between 0 '
-     'and 1, got 1.5'),
+    (['--batch-size', '0'],
+     "argument --batch-size: must be a whole number >= 1, got '0'"),
+    (['--topk', 'x'], "argument --topk: must be a whole number >= 1, got 'x'"),
+    (['--threshold', '1.5'], 'argument --threshold: must be a score between '
+     "0 and 1, got '1.5'"),
     (['--device', 'cuda'], '--device cuda: this host has no usable CUDA'),
     (['--out', 'FILE/sub/pred.csv'], 'is a file, so no folder can be made'),
     (['--show-dir', 'FILE'], 'is a file, not a folder'),

@@ -17,13 +17,12 @@ from mmpretrain import inference_model
 from fruit_ext.apis import init_model, show_result_pyplot
 from fruit_ext.apis.work_dir import add_model_arguments
 from fruit_ext.datasets import BrokenImageError
+from fruit_ext.utils.cli import tool_parser
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('img', help='image file')
     add_model_arguments(parser)
     parser.add_argument('--out-file', help='write the drawn result here')

@@ -37,6 +37,7 @@ from fruit_ext.apis.work_dir import WorkDirError
 from fruit_ext.compat.checkpoint import (CorruptCheckpointError,
                                          UntrustedCheckpointError)
 from fruit_ext.engine.checkpoint_fit import CheckpointMismatchError
+from fruit_ext.utils.cli import positive_int, probability
 
 #: Model files that cannot be used: reported in one line, exit code 1.
 MODEL_FILE_ERRORS = (CheckpointMismatchError, WorkDirError,
@@ -45,21 +46,6 @@ MODEL_FILE_ERRORS = (CheckpointMismatchError, WorkDirError,
 
 
 CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.safetensors')
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
-    return value
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(
-            f'is a score between 0 and 1, got {value:g}')
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,20 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--out', help='write predictions to a .csv or .json')
     parser.add_argument('--show-dir',
                         help='write each image with its prediction here')
-    parser.add_argument('--topk', type=_positive_int, default=3,
+    parser.add_argument('--topk', type=positive_int, default=3,
                         help='classes listed per image')
     unknown = parser.add_mutually_exclusive_group()
-    unknown.add_argument('--threshold', type=_probability,
+    unknown.add_argument('--threshold', type=probability,
                          help='best (calibrated) score below this answers '
                          '"unknown" (default: the threshold stored with the '
                          'checkpoint, else 0)')
-    unknown.add_argument('--accept', type=_probability,
+    unknown.add_argument('--accept', type=probability,
                          help='use the stored threshold that accepts this '
                          'share of in-class val images (0.7 to 1), e.g. 0.99')
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation: average the logits of '
                         'each image and its mirror image')
-    parser.add_argument('--batch-size', type=_positive_int, default=32,
+    parser.add_argument('--batch-size', type=positive_int, default=32,
                         help='images per forward pass')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     return parser

@@ -36,13 +36,12 @@ from fruit_ext.engine.logits import collect_logits
 from fruit_ext.engine.resolve_config import resolve_config
 from fruit_ext.evaluation.calibration import (DEFAULT_SCORE, SCORES,
                                               fit_calibration)
+from fruit_ext.utils.cli import tool_parser
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     add_model_arguments(parser)
     parser.add_argument('--out', help='calibrated checkpoint to write '
                         '(default: <checkpoint>_calibrated beside it)')

@@ -22,14 +22,13 @@ from fruit_ext.apis.batch_inference import BatchInferencer
 from fruit_ext.apis.image_core import BrokenImageError, load_rgb
 from fruit_ext.apis.image_inputs import collect_images
 from fruit_ext.apis.work_dir import WorkDirError
+from fruit_ext.utils.cli import tool_parser
 from fruit_ext.visualization.cam import find_target_layer, grad_cam_overlay
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('model', metavar='CONFIG|WORK_DIR',
                         help='config file or training work dir')
     parser.add_argument('rest', nargs='+', metavar='[CHECKPOINT] IMG',

@@ -32,13 +32,12 @@ from fruit_ext.apis.work_dir import (WorkDirError, add_model_arguments,
                                      resolve_model_files)
 from fruit_ext.engine.resolve_config import resolve_config
 from fruit_ext.evaluation import write_eval_report
+from fruit_ext.utils.cli import tool_parser
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     add_model_arguments(parser)
     parser.add_argument(
         '--split', help="dataset split, e.g. 'val' or 'test' (default: the "

@@ -8,7 +8,6 @@ scalars.json`` in it is read in order, so resumed runs join up) or one
 ``scalars.json`` file. Writes ``loss.png``, ``lr.png`` and one PNG per
 validation metric (``accuracy_top1.png``, ...).
 """
-import argparse
 import glob
 import json
 import os
@@ -22,6 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from mmpretrain.utils import load_json_log
+
+from fruit_ext.utils.cli import tool_parser
 
 #: Logged per iteration but not worth a plot.
 IGNORED = ('data_time', 'time', 'memory', 'step', 'epoch', 'iter')
@@ -120,9 +121,7 @@ def plot(metric: str, runs: Dict[str, Curves], out_file: str) -> None:
 
 def main() -> int:
     """Read every run and write one PNG per metric."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('runs', nargs='+', metavar='WORK_DIR',
                         help='work dir or scalars.json')
     parser.add_argument('--labels', nargs='+',

@@ -40,6 +40,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import common  # noqa: E402
 from calibration_runs import LOGITS, run_one  # noqa: E402
 from calibration_report import markdown  # noqa: E402
+from fruit_ext.utils.cli import tool_parser
 
 HOLDOUT = ['06_Shirt', '08_Bag']
 SECTION = '## Calibration, unknown, TTA'
@@ -47,9 +48,7 @@ SECTION = '## Calibration, unknown, TTA'
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('--work-dir', default='work_dirs/calibration_real')
     parser.add_argument('--source', help='Fashion-MNIST IDX folder')
     parser.add_argument('--checkpoint',

@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 
 import fruit_ext  # noqa: F401  (registers the transforms)
 from fruit_ext.datasets.shrink import shrink_image
+from fruit_ext.utils.cli import tool_parser
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PHOTOS_DIR = '/usr/share/doc/opencv-doc/examples/data'
@@ -51,9 +52,7 @@ FRUIT30 = osp.join(REPO, 'configs', 'mobilenet-v2_fruit.py')
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('--photos-dir', default=PHOTOS_DIR,
                         help='folder holding the source photos '
                         '(Debian/Ubuntu package opencv-doc)')

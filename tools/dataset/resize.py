@@ -13,62 +13,19 @@ import sys
 from rich.console import Console
 
 from fruit_ext.datasets.shrink import shrink_dataset
-
-
-def positive_int(text: str) -> int:
-    """Parse a pixel count that must be at least 1.
-
-    Args:
-        text: The argument as typed.
-
-    Returns:
-        The number.
-
-    Raises:
-        argparse.ArgumentTypeError: Not a whole number >= 1.
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f'must be a whole number of pixels >= 1 (e.g. 640), got {text!r}')
-    return value
-
-
-def quality_int(text: str) -> int:
-    """Parse a JPEG/WebP quality, 1 to 100.
-
-    Args:
-        text: The argument as typed.
-
-    Returns:
-        The quality.
-
-    Raises:
-        argparse.ArgumentTypeError: Not a whole number in 1-100.
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(
-            f'must be a whole number from 1 to 100, got {text!r}')
-    return value
+from fruit_ext.utils.cli import int_in_range, run_tool, tool_parser
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('src', help='dataset root (any layout)')
     parser.add_argument('out', help='output root (same layout)')
-    parser.add_argument('--max-side', type=positive_int, default=640,
+    parser.add_argument('--max-side', default=640,
+                        type=int_in_range(1, what='a whole number of pixels',
+                                      example=640),
                         help='longest side of the results, >= 1')
-    parser.add_argument('--quality', type=quality_int, default=90,
+    parser.add_argument('--quality', type=int_in_range(1, 100), default=90,
                         help='JPEG/WebP quality, 1-100')
     parser.add_argument('--workers', type=int, default=None,
                         help='processes (none: all CPUs)')
@@ -77,23 +34,21 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> int:
-    """Run the tool.
+def shrink(args: argparse.Namespace, console: Console) -> int:
+    """Shrink the dataset and list what was left out.
+
+    Args:
+        args: The parsed options.
+        console: Where to print.
 
     Returns:
-        The exit status.
+        The exit status: 1 when a file could not be decoded.
     """
-    args = parse_args()
-    console = Console()
-    try:
-        results = shrink_dataset(args.src, args.out, args.max_side,
-                                 args.quality, args.workers, args.force)
-    except (OSError, ValueError) as error:
-        console.print(f'[red]error:[/red] {error}')
-        return 2
-    failed = [(path, outcome) for path, outcome in results
+    results = shrink_dataset(args.src, args.out, args.max_side, args.quality,
+                             args.workers, args.force)
+    failed = [outcome for _, outcome in results
               if outcome.startswith('failed')]
-    for path, outcome in failed:
+    for outcome in failed:
         console.print(f'[red]{outcome}[/red]', soft_wrap=True)
     skipped = [(path, outcome) for path, outcome in results
                if outcome.startswith('skipped')]
@@ -107,6 +62,16 @@ def main() -> int:
                   f'{len(failed)} left out as broken, {len(skipped)} '
                   'not copied (no image extension).')
     return 1 if failed else 0
+
+
+def main() -> int:
+    """Run the tool.
+
+    Returns:
+        The exit status.
+    """
+    args = parse_args()
+    return run_tool(lambda console: shrink(args, console))
 
 
 if __name__ == '__main__':

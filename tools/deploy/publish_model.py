@@ -20,13 +20,12 @@ import sys
 from fruit_ext.apis.publish import publish_files
 from fruit_ext.compat.checkpoint import (CorruptCheckpointError,
                                          UntrustedCheckpointError)
+from fruit_ext.utils.cli import tool_parser
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('in_file', help='training checkpoint')
     parser.add_argument('out_dir', help='folder for the published files')
     parser.add_argument('--name', help='file name stem (default: the input '
