@@ -16,15 +16,14 @@ from rich.console import Console
 
 from fruit_ext.datasets.check import check_dataset, print_summary
 from fruit_ext.datasets.duplicates import DEFAULT_THRESHOLD
-from fruit_ext.datasets.quarantine import quarantine, restore
 from fruit_ext.datasets.class_counts import plot_counts
+from fruit_ext.datasets.quarantine import quarantine, restore
+from fruit_ext.utils.cli import run_tool, tool_parser
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument(
         'root', nargs='?',
         help='dataset root: ROOT/{train,val[,test]}/<class>/ or ROOT/<class>/')
@@ -58,35 +57,36 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> int:
-    """Run the tool.
+def restore_files(folder: str, console: Console) -> int:
+    """Put quarantined files back; exit status 1 if any could not be."""
+    restored, problems = restore(folder)
+    for problem in problems:
+        console.print(f'[red]not restored:[/red] {problem}')
+    console.print(f'Restored {len(restored)} file(s).')
+    return 1 if problems else 0
+
+
+def check(args: argparse.Namespace, console: Console) -> int:
+    """Check the dataset, quarantine if asked, write the report.
+
+    Args:
+        args: The parsed options.
+        console: Where to print.
 
     Returns:
-        The exit status.
+        The report's exit status.
     """
-    args = parse_args()
-    console = Console()
-    try:
-        if args.restore:
-            restored, problems = restore(args.restore)
-            for problem in problems:
-                console.print(f'[red]not restored:[/red] {problem}')
-            console.print(f'Restored {len(restored)} file(s).')
-            return 1 if problems else 0
-        report = check_dataset(args.root, min_size=args.min_size,
-                               workers=args.workers,
-                               imbalance=args.imbalance,
-                               near_duplicates=args.near_dups != 'off',
-                               near_threshold=args.near_threshold,
-                               near_severity=args.near_dups)
-        if args.quarantine:
-            moved = quarantine(report, args.quarantine)
-            console.print(f'Moved {len(moved)} broken file(s) to '
-                          f'{args.quarantine} (undo: --restore '
-                          f'{args.quarantine}).')
-    except (OSError, ValueError) as error:
-        console.print(f'[red]error:[/red] {error}')
-        return 2
+    report = check_dataset(args.root, min_size=args.min_size,
+                           workers=args.workers,
+                           imbalance=args.imbalance,
+                           near_duplicates=args.near_dups != 'off',
+                           near_threshold=args.near_threshold,
+                           near_severity=args.near_dups)
+    if args.quarantine:
+        moved = quarantine(report, args.quarantine)
+        console.print(f'Moved {len(moved)} broken file(s) to '
+                      f'{args.quarantine} (undo: --restore '
+                      f'{args.quarantine}).')
     print_summary(report, console)
     json_path = args.report or osp.join(args.root, 'check_report.json')
     report.to_json(json_path)
@@ -94,6 +94,18 @@ def main() -> int:
                 f'{args.root}: loadable images per class')
     console.print(f'Report: {json_path}')
     return report.exit_code
+
+
+def main() -> int:
+    """Run the tool.
+
+    Returns:
+        The exit status (2 for a bad input).
+    """
+    args = parse_args()
+    if args.restore:
+        return run_tool(lambda console: restore_files(args.restore, console))
+    return run_tool(lambda console: check(args, console))
 
 
 if __name__ == '__main__':

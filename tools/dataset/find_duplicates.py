@@ -30,13 +30,12 @@ from fruit_ext.datasets.duplicates import (DEFAULT_CONFIRM,
                                            DEFAULT_THRESHOLD, add_pairs,
                                            cosine_pairs, find_duplicates)
 from fruit_ext.datasets.health.sheets import contact_sheets
+from fruit_ext.utils.cli import tool_parser
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument(
         'root', help='dataset root: ROOT/{train,val[,test]}/<class>/ or '
         'ROOT/<class>/')

@@ -23,13 +23,12 @@ from fruit_ext.datasets.duplicates import DEFAULT_THRESHOLD
 from fruit_ext.datasets.health.groups import (burst_groups, merge_groups,
                                               near_duplicate_groups)
 from fruit_ext.datasets.split import apply_split, plan_split
+from fruit_ext.utils.cli import run_tool, tool_parser
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('src', help='root holding one folder per class')
     parser.add_argument('out', help='output root (train/, val/[, test/])')
     parser.add_argument(
@@ -89,38 +88,46 @@ def find_groups(args: argparse.Namespace, console: Console) -> dict:
     return merge_groups(*groupings)
 
 
-def main() -> int:
-    """Run the tool.
+def split(args: argparse.Namespace, console: Console) -> int:
+    """Plan the split, print its counts, write it unless a dry run.
+
+    Args:
+        args: The parsed options.
+        console: Where to print.
 
     Returns:
         The exit status.
     """
-    args = parse_args()
-    console = Console()
-    try:
-        plan = plan_split(args.src, args.ratio, args.seed,
-                          groups=find_groups(args, console))
-        for warning in plan.warnings:
-            console.print(f'[yellow]warning:[/yellow] {warning}')
-        if plan.ignored:
-            console.print(f'{plan.ignored} file(s) without an image '
-                          'extension were left out.')
-        title = f'{args.src} split {"/".join(map(str, args.ratio))}, ' \
-                f'seed {args.seed}'
-        print_counts(plan.counts, title, console)
-        if args.dry_run:
-            console.print('Dry run: nothing written.')
-            return 0
-        mode = 'symlink' if args.symlink else 'move' if args.move else 'copy'
-        apply_split(plan, args.out, mode, args.force)
-    except (OSError, ValueError) as error:
-        console.print(f'[red]error:[/red] {error}')
-        return 1
+    plan = plan_split(args.src, args.ratio, args.seed,
+                      groups=find_groups(args, console))
+    for warning in plan.warnings:
+        console.print(f'[yellow]warning:[/yellow] {warning}')
+    if plan.ignored:
+        console.print(f'{plan.ignored} file(s) without an image '
+                      'extension were left out.')
+    title = f'{args.src} split {"/".join(map(str, args.ratio))}, ' \
+            f'seed {args.seed}'
+    print_counts(plan.counts, title, console)
+    if args.dry_run:
+        console.print('Dry run: nothing written.')
+        return 0
+    mode = 'symlink' if args.symlink else 'move' if args.move else 'copy'
+    apply_split(plan, args.out, mode, args.force)
     write_counts_csv(plan.counts, osp.join(args.out, 'split_counts.csv'))
     plot_counts(plan.counts, osp.join(args.out, 'split_counts.png'), title)
     console.print(f'Wrote {args.out} ({mode}), split_counts.csv and '
                   'split_counts.png.')
     return 0
+
+
+def main() -> int:
+    """Run the tool.
+
+    Returns:
+        The exit status (1 for a bad input).
+    """
+    args = parse_args()
+    return run_tool(lambda console: split(args, console), error_code=1)
 
 
 if __name__ == '__main__':
