@@ -180,3 +180,30 @@ def served_model(tmp_path_factory, fruit_tree):
                 '--max-pixels', '1000000', '--max-bytes', '2000000'],
                root / 'serve.log') as (url, process):
         yield url, process, config, checkpoint
+
+
+CHROMIUM = '/usr/bin/chromium'
+
+
+@pytest.fixture
+def chromium():
+    """Debian's headless chromium driven by Playwright: a browser, closed
+    after the test. Skips only where chromium is not installed (the set-up
+    installs it wherever apt runs as root)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f'{CHROMIUM} is missing: the set-up installs Debian\'s '
+                    'chromium where apt runs as root (apt-get install '
+                    'chromium)')
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        # without the background-networking flags chromium keeps dialling
+        # Google's hosts, which this closed network refuses
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=['--no-sandbox', '--disable-gpu',
+                  '--disable-background-networking',
+                  '--disable-component-update', '--disable-sync'])
+        try:
+            yield browser
+        finally:
+            browser.close()

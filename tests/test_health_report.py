@@ -1,5 +1,4 @@
 """tools/dataset/report.py: a static HTML page that opens in a browser."""
-import os
 import re
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ from PIL import Image
 from conftest import run
 from test_duplicates import jpeg, scene
 
-CHROMIUM = '/usr/bin/chromium'
 
 
 def sharp_scene(seed: int, size: int = 64) -> Image.Image:
@@ -67,28 +65,14 @@ def test_report_page_lists_every_problem(report_dir):
     assert 'not run (give <code>--config</code>)' in page
 
 
-def test_report_opens_in_headless_chromium(report_dir):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f'{CHROMIUM} is missing (apt-get install chromium): '
-                    'cannot render the page')
-    from playwright.sync_api import sync_playwright
+def test_report_opens_in_headless_chromium(report_dir, chromium):
     out, _ = report_dir
     shot = out / 'shot.png'
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=['--no-sandbox', '--disable-gpu',
-                  '--disable-background-networking',
-                  '--disable-component-update', '--disable-sync'])
-        try:
-            page = browser.new_page(viewport={'width': 900, 'height': 1200})
-            page.goto((out / 'index.html').resolve().as_uri())
-            loaded = page.evaluate(
-                '[...document.images].every(i => i.complete && '
-                'i.naturalWidth > 0)')
-            page.screenshot(path=str(shot))
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={'width': 900, 'height': 1200})
+    page.goto((out / 'index.html').resolve().as_uri())
+    loaded = page.evaluate(
+        '[...document.images].every(i => i.complete && i.naturalWidth > 0)')
+    page.screenshot(path=str(shot))
     assert loaded, 'an image of the report did not load'
     pixels = np.asarray(Image.open(shot).convert('L'), dtype=np.float64)
     assert pixels.shape == (1200, 900)

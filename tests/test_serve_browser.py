@@ -10,9 +10,10 @@ import pytest
 from mmpretrain import inference_model
 from PIL import Image
 
+from conftest import CHROMIUM
 from fruit_ext.apis.inference import init_model
 
-CHROMIUM = '/usr/bin/chromium'
+# checked before the server starts (the chromium fixture checks it too)
 pytestmark = pytest.mark.skipif(
     not os.access(CHROMIUM, os.X_OK),
     reason=f'{CHROMIUM} is missing: the set-up installs Debian\'s chromium '
@@ -33,8 +34,7 @@ def upload(page, path: Path) -> None:
 
 
 def test_page_shows_the_models_top1_and_refuses_broken_files(
-        served_model, fruit_tree, tmp_path: Path):
-    from playwright.sync_api import sync_playwright
+        served_model, fruit_tree, tmp_path: Path, chromium):
     url, process, config, checkpoint = served_model
     model = init_model(str(config), str(checkpoint))
     photos = [fruit_tree / 'val' / '草莓' / '0.jpg',
@@ -48,52 +48,43 @@ def test_page_shows_the_models_top1_and_refuses_broken_files(
     cut = tmp_path / 'cut.jpg'
     cut.write_bytes(buffer.getvalue()[:buffer.tell() // 2])
     hosts = set()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=['--no-sandbox', '--disable-gpu',
-                  '--disable-background-networking',
-                  '--disable-component-update', '--disable-sync'])
-        try:
-            page = browser.new_page(viewport={'width': 1200, 'height': 800})
-            page.on('request',
-                    lambda r: hosts.add(re.sub(r'^\w+://([^/]+).*', r'\1',
-                                               r.url)))
-            page.goto(url, wait_until='networkidle')
-            upload(page, photos[0])
-            shown = wait_status(page, 'Top-1')
-            assert f'**{expected[0]}**' not in shown  # rendered, not raw
-            assert shown.startswith(f'Top-1: {expected[0]} (')
-            heading = page.locator('#top5 h2, #top5 .output-class').first
-            assert heading.inner_text().startswith(expected[0])
-            # Grad-CAM: the toggle reruns the photo and adds the overlay
-            page.locator('#cam input[type=checkbox]').check()
-            page.wait_for_selector('#overlay img', timeout=30000)
-            assert wait_status(page, 'Top-1') == shown
-            page.screenshot(path=str(tmp_path / 'page.png'), full_page=True)
+    page = chromium.new_page(viewport={'width': 1200, 'height': 800})
+    page.on('request',
+            lambda r: hosts.add(re.sub(r'^\w+://([^/]+).*', r'\1',
+                                       r.url)))
+    page.goto(url, wait_until='networkidle')
+    upload(page, photos[0])
+    shown = wait_status(page, 'Top-1')
+    assert f'**{expected[0]}**' not in shown  # rendered, not raw
+    assert shown.startswith(f'Top-1: {expected[0]} (')
+    heading = page.locator('#top5 h2, #top5 .output-class').first
+    assert heading.inner_text().startswith(expected[0])
+    # Grad-CAM: the toggle reruns the photo and adds the overlay
+    page.locator('#cam input[type=checkbox]').check()
+    page.wait_for_selector('#overlay img', timeout=30000)
+    assert wait_status(page, 'Top-1') == shown
+    page.screenshot(path=str(tmp_path / 'page.png'), full_page=True)
 
-            upload(page, empty)
-            assert 'empty file' in wait_status(page, 'Cannot classify')
-            upload(page, cut)
-            assert 'cut.jpg' in wait_status(page, 'truncated')
-            page.screenshot(path=str(tmp_path / 'refused.png'))
+    upload(page, empty)
+    assert 'empty file' in wait_status(page, 'Cannot classify')
+    upload(page, cut)
+    assert 'cut.jpg' in wait_status(page, 'truncated')
+    page.screenshot(path=str(tmp_path / 'refused.png'))
 
-            upload(page, photos[1])  # served normally after the errors
-            shown = wait_status(page, 'Top-1')
-            assert shown.startswith(f'Top-1: {expected[1]} (')
+    upload(page, photos[1])  # served normally after the errors
+    shown = wait_status(page, 'Top-1')
+    assert shown.startswith(f'Top-1: {expected[1]} (')
 
-            page.get_by_role('tab', name='Batch').click()
-            page.locator('#batch_files input[type=file]').set_input_files(
-                [str(p) for p in photos] + [str(empty)])
-            page.get_by_role('button', name='Classify all').click()
-            page.wait_for_selector('#batch_csv a', timeout=30000)
-            rows = page.locator(
-                '#batch_table [role=row]').all_inner_texts()[1:]  # header
-            assert [r.split('\n')[:2] for r in rows[:2]] == \
-                [[p.name, e] for p, e in zip(photos, expected)]
-            assert 'empty file' in rows[2]
-        finally:
-            browser.close()
+    page.get_by_role('tab', name='Batch').click()
+    page.locator('#batch_files input[type=file]').set_input_files(
+        [str(p) for p in photos] + [str(empty)])
+    page.get_by_role('button', name='Classify all').click()
+    page.wait_for_selector('#batch_csv a', timeout=30000)
+    rows = page.locator(
+        '#batch_table [role=row]').all_inner_texts()[1:]  # header
+    assert [r.split('\n')[:2] for r in rows[:2]] == \
+        [[p.name, e] for p, e in zip(photos, expected)]
+    assert 'empty file' in rows[2]
     # the page fetched nothing but the server's own assets (no CDN, fonts,
     # analytics)
     assert hosts == {url[len('http://'):]}, hosts
