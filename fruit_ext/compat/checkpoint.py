@@ -287,12 +287,18 @@ def to_plain(value: Any) -> Any:
         return {_ARRAY_TAG: True, 'data': torch.from_numpy(value.copy())}
     if isinstance(value, np.generic):
         return value.item()
+    return _map_items(value, to_plain)
+
+
+def _map_items(value: Any, convert) -> Any:
+    """``convert`` applied to the items of a dict, list or tuple (same type
+    back); anything else unchanged."""
     if isinstance(value, dict):
-        converted = {key: to_plain(item) for key, item in value.items()}
+        converted = {key: convert(item) for key, item in value.items()}
         return OrderedDict(converted) if isinstance(
             value, OrderedDict) else converted
     if isinstance(value, (list, tuple)):
-        return type(value)(to_plain(item) for item in value)
+        return type(value)(convert(item) for item in value)
     return value
 
 
@@ -313,12 +319,7 @@ def from_plain(value: Any) -> Any:
                 max_length=value['max_length'])
         if value.get(_ARRAY_TAG):
             return value['data'].numpy()
-        converted = {key: from_plain(item) for key, item in value.items()}
-        return OrderedDict(converted) if isinstance(
-            value, OrderedDict) else converted
-    if isinstance(value, (list, tuple)):
-        return type(value)(from_plain(item) for item in value)
-    return value
+    return _map_items(value, from_plain)
 
 
 _original_state_dict = MessageHub.state_dict
