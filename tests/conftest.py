@@ -207,3 +207,17 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def runner_from(config: Path, work_dir: Path, **updates):
+    """An mmengine Runner of ``config`` built in process, with ``updates``
+    merged and a unique experiment name (several runs share a work dir)."""
+    import uuid
+
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(str(config))
+    cfg.merge_from_dict(updates)
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = uuid.uuid4().hex
+    return Runner.from_cfg(cfg)

@@ -9,7 +9,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from conftest import three_class_config, tiny_config, write_class_tree
+from conftest import (runner_from, three_class_config, tiny_config,
+                      write_class_tree)
 from fruit_ext.models import effective_number_weights
 
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -41,11 +42,7 @@ model = dict(backbone=dict(widen_factor=0.35),
 optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={{'backbone': dict(lr_mult=0.1)}}))
 {extra}''')
-    cfg = Config.fromfile(str(config))
-    cfg.merge_from_dict(updates)
-    cfg.work_dir = str(work_dir)
-    cfg.experiment_name = uuid.uuid4().hex
-    return Runner.from_cfg(cfg)
+    return runner_from(config, work_dir, **updates)
 
 
 def initial_weights(tmp_path: Path, data_root: Path) -> Path:

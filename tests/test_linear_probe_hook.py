@@ -5,10 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from conftest import three_class_config, write_class_tree
+from conftest import runner_from, three_class_config, write_class_tree
 from fruit_ext.engine import probe_config
 
 CLASSES = ('a', 'b', 'c')
@@ -45,12 +44,7 @@ custom_hooks = [
 {extra}''')
 
 
-def make_runner(config: Path, work_dir: Path, **updates) -> Runner:
-    cfg = Config.fromfile(str(config))
-    cfg.merge_from_dict(updates)
-    cfg.work_dir = str(work_dir)
-    cfg.experiment_name = uuid.uuid4().hex
-    return Runner.from_cfg(cfg)
+make_runner = runner_from
 
 
 def initial_weights(tmp_path: Path, config: Path) -> Path:
