@@ -54,6 +54,19 @@ def test_explicit_other_test_root_is_kept():
                      'test_dataloader': 'T'}
 
 
+def test_a_dataset_replaced_without_data_root_is_left_alone():
+    """A test set swapped for a type without data_root (here through
+    --cfg-options with _delete_) neither breaks resolving nor gets one."""
+    cfg = Config.fromfile(str(REPO / 'configs/mobilenet-v2_fruit.py'))
+    cfg.merge_from_dict({'data_root': 'D', 'test_dataloader.dataset': dict(
+        _delete_=True, type='CustomDataset', ann_file='list.txt',
+        pipeline=[])})
+    resolve_config(cfg)
+    roots = {n: d.get('data_root') for n, d in datasets_of(cfg).items()}
+    assert roots == {'train_dataloader': 'D', 'val_dataloader': 'D',
+                     'test_dataloader': None}
+
+
 def test_max_epochs_stretches_the_schedule():
     cfg = _resolved('configs/mobilenet-v2_fruit_demo.py',
                     {'train_cfg.max_epochs': 5})

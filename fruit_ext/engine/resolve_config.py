@@ -139,8 +139,11 @@ def sync_dataset_key(cfg: Config, written: Optional[Config],
     Returns:
         Log lines saying what was applied where.
     """
-    datasets = datasets_of(cfg)
     written_sets = datasets_of(written) if written is not None else {}
+    # a dataset that lost the field (replaced by a type without it through
+    # --cfg-options, say) takes no part
+    datasets = {name: dataset for name, dataset in datasets_of(cfg).items()
+                if key in dataset or key not in written_sets.get(name, {})}
     variables = chain_values(getattr(written, 'filename', None), key)
     top = cfg.get(key, _MISSING)
     top_written = written.get(key, _MISSING) if written is not None \
