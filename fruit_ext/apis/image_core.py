@@ -278,3 +278,57 @@ def load_rgb(source: Union[PathLike, bytes],
     return upright_array(
         decode_stored_rgb(image, path, reduction, tuple(background)),
         orientation)
+
+
+# ---- the test pipeline's geometry (ResizeEdge, CenterCrop), for the
+# standalone ONNX Predictor ----
+INTERPOLATION = {
+    'nearest': Image.Resampling.NEAREST,
+    'bilinear': Image.Resampling.BILINEAR,
+    'bicubic': Image.Resampling.BICUBIC,
+    'box': Image.Resampling.BOX,
+    'lanczos': Image.Resampling.LANCZOS,
+    'hamming': Image.Resampling.HAMMING,
+}
+
+
+def resize_edge(image: Image.Image, size: int, edge: str,
+                interpolation: str) -> Image.Image:
+    """Resize so that one edge has ``size`` pixels, keeping the aspect ratio.
+
+    Same sizes as mmpretrain's ``ResizeEdge``.
+
+    Args:
+        image: RGB image.
+        size: Target length of the chosen edge.
+        edge: 'short', 'long', 'width' or 'height'.
+        interpolation: Pillow filter name, e.g. 'bilinear'.
+
+    Returns:
+        The resized image.
+    """
+    w, h = image.size
+    if (edge == 'short' and w < h) or (edge == 'long' and w > h) \
+            or edge == 'width':
+        new_size = (size, int(size * h / w))
+    else:
+        new_size = (int(size * w / h), size)
+    return image.resize(new_size, INTERPOLATION[interpolation])
+
+
+def center_crop(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Crop the centre, as mmcv's ``CenterCrop`` (no padding).
+
+    Args:
+        image: Image to crop.
+        width: Crop width (clipped to the image).
+        height: Crop height (clipped to the image).
+
+    Returns:
+        The cropped image.
+    """
+    w, h = image.size
+    width, height = min(width, w), min(height, h)
+    left = max(0, int(round((w - width) / 2.)))
+    top = max(0, int(round((h - height) / 2.)))
+    return image.crop((left, top, left + width, top + height))

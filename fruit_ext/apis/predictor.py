@@ -54,58 +54,7 @@ META_CALIBRATION = 'calibration'
 #: OpenVINO")
 DEFAULT_BACKEND = 'onnxruntime'
 
-_INTERPOLATION = {
-    'nearest': Image.Resampling.NEAREST,
-    'bilinear': Image.Resampling.BILINEAR,
-    'bicubic': Image.Resampling.BICUBIC,
-    'box': Image.Resampling.BOX,
-    'lanczos': Image.Resampling.LANCZOS,
-    'hamming': Image.Resampling.HAMMING,
-}
-
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
-
-
-def resize_edge(image: Image.Image, size: int, edge: str,
-                interpolation: str) -> Image.Image:
-    """Resize so that one edge has ``size`` pixels, keeping the aspect ratio.
-
-    Same sizes as mmpretrain's ``ResizeEdge``.
-
-    Args:
-        image: RGB image.
-        size: Target length of the chosen edge.
-        edge: 'short', 'long', 'width' or 'height'.
-        interpolation: Pillow filter name, e.g. 'bilinear'.
-
-    Returns:
-        The resized image.
-    """
-    w, h = image.size
-    if (edge == 'short' and w < h) or (edge == 'long' and w > h) \
-            or edge == 'width':
-        new_size = (size, int(size * h / w))
-    else:
-        new_size = (int(size * w / h), size)
-    return image.resize(new_size, _INTERPOLATION[interpolation])
-
-
-def center_crop(image: Image.Image, width: int, height: int) -> Image.Image:
-    """Crop the centre, as mmcv's ``CenterCrop`` (no padding).
-
-    Args:
-        image: Image to crop.
-        width: Crop width (clipped to the image).
-        height: Crop height (clipped to the image).
-
-    Returns:
-        The cropped image.
-    """
-    w, h = image.size
-    width, height = min(width, w), min(height, h)
-    left = max(0, int(round((w - width) / 2.)))
-    top = max(0, int(round((h - height) / 2.)))
-    return image.crop((left, top, left + width, top + height))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -240,13 +189,14 @@ class Predictor:
                          or image_core.WHITE))
         for step in self.preprocess_cfg['steps']:
             if step['type'] == 'resize_edge':
-                image = resize_edge(image, step['size'], step['edge'],
-                                    step['interpolation'])
+                image = image_core.resize_edge(
+                    image, step['size'], step['edge'], step['interpolation'])
             elif step['type'] == 'resize':
-                image = image.resize(tuple(step['size']),
-                                     _INTERPOLATION[step['interpolation']])
+                image = image.resize(
+                    tuple(step['size']),
+                    image_core.INTERPOLATION[step['interpolation']])
             elif step['type'] == 'center_crop':
-                image = center_crop(image, *step['size'])
+                image = image_core.center_crop(image, *step['size'])
             else:
                 raise ValueError(f'Unknown preprocessing step {step}')
         pixels = np.asarray(image, dtype=np.float32)
