@@ -117,29 +117,23 @@ def _alternate(args: argparse.Namespace, device) -> dict:
     from throughput_runner import run_runner
     turns = Turns(args.warmup + args.iters, device.type == 'cuda')
 
-    def plain_thread() -> None:
-        try:
-            turns.build_lock.acquire()  # held until its first turn
-            run_plain(args, Settings(args.config, args.batch_size,
-                                     args.img_size), turns.side('plain'),
-                      device)
-        except BaseException as error:  # noqa: B902  (re-raised below)
-            turns.fail(error)
+    settings = Settings(args.config, args.batch_size, args.img_size)
 
-    def runner_thread(work_dir: str) -> None:
+    def take_turns(loop, *loop_args) -> None:
         try:
             turns.build_lock.acquire()  # held until its first turn
-            run_runner(args, Settings(args.config, args.batch_size,
-                                      args.img_size), turns.side('runner'),
-                       work_dir)
+            loop(*loop_args)
         except BaseException as error:  # noqa: B902  (re-raised below)
             turns.fail(error)
 
     # Both loops run in threads other than the main one, so neither has the
     # main thread's stack and heap to itself (see run_case on malloc).
     with tempfile.TemporaryDirectory() as work_dir:
-        threads = [threading.Thread(target=plain_thread),
-                   threading.Thread(target=runner_thread, args=(work_dir, ))]
+        threads = [
+            threading.Thread(target=take_turns, args=(
+                run_plain, args, settings, turns.side('plain'), device)),
+            threading.Thread(target=take_turns, args=(
+                run_runner, args, settings, turns.side('runner'), work_dir))]
         turns.events['plain'].set()  # the plain loop goes first
         for thread in threads:
             thread.start()
