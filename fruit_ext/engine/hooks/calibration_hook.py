@@ -103,19 +103,26 @@ class CalibrationHook(Hook):
         logits, labels = zip(*results)
         return np.stack(logits).astype(np.float64), np.array(labels)
 
-    # ---- validation: fit, keep for the checkpoints of these weights ----
-    def after_val_epoch(self, runner,
-                        metrics: Optional[Dict[str, float]] = None) -> None:
-        """Fit on this validation's logits.
+    def _after_epoch(self, runner, mode: str = 'train') -> None:
+        """After a validation: fit; after a test: log with the checkpoint's
+        calibration (mmengine calls this after every epoch of each mode).
 
         Args:
             runner: The mmengine Runner.
-            metrics: The evaluator's metrics.
+            mode: 'train', 'val' or 'test'.
         """
-        found = self._finish(runner, runner.val_dataloader.dataset)
-        if found is None:
+        if mode == 'train':
             return
-        self.calibration = fit_calibration(*found, self.score, self.accept)
+        loader = runner.val_dataloader if mode == 'val' else \
+            runner.test_dataloader
+        found = self._finish(runner, loader.dataset)
+        if found is not None:
+            (self._fit if mode == 'val' else self._test)(runner, *found)
+
+    # ---- validation: fit, keep for the checkpoints of these weights ----
+    def _fit(self, runner, logits: np.ndarray, labels: np.ndarray) -> None:
+        self.calibration = fit_calibration(logits, labels, self.score,
+                                           self.accept)
         self._fitted_iter = runner.iter
         runner.message_hub.update_info(INFO_KEY, self.calibration)
         self._log(runner, 'val', self.calibration)
@@ -149,17 +156,7 @@ class CalibrationHook(Hook):
         os.replace(tmp, path)
 
     # ---- test: the checkpoint's calibration, else fitted on val ----
-    def after_test_epoch(self, runner,
-                         metrics: Optional[Dict[str, float]] = None) -> None:
-        """Log the test ECE before/after with the checkpoint's calibration.
-
-        Args:
-            runner: The mmengine Runner.
-            metrics: The evaluator's metrics.
-        """
-        found = self._finish(runner, runner.test_dataloader.dataset)
-        if found is None:
-            return
+    def _test(self, runner, logits: np.ndarray, labels: np.ndarray) -> None:
         calibration = _stored_calibration(getattr(runner, '_load_from', None))
         if calibration is None and runner.cfg.get('val_dataloader'):
             calibration = fit_calibration(
@@ -175,7 +172,6 @@ class CalibrationHook(Hook):
         if calibration is None:
             return
         runner.message_hub.update_info(INFO_KEY, calibration)
-        logits, labels = found
         self._log(runner, 'test', calibration, logits, labels)
 
     def _log(self, runner, mode: str, calibration: Dict,
