@@ -89,8 +89,8 @@ def test_benchmark_rescales_pipelines_and_fills_only_its_docs_section(
     doc.write_text('# B\n\n## Data pipeline\n\nkeep\n\n'
                    '## Fine-tuning on real photos\n\n_placeholder_\n\n'
                    '## Inference\n\nkeep too\n')
-    bench.write_docs('| table |\n', str(doc))
-    bench.write_docs('| new table |\n', str(doc))
+    bench.write_docs('| table |\n', path=str(doc))
+    bench.write_docs('| new table |\n', path=str(doc))
     text = doc.read_text()
     assert '_placeholder_' not in text and '| table |' not in text
     assert '## Fine-tuning on real photos\n\n| new table |\n\n## Inference' \

@@ -162,33 +162,15 @@ def _predict(head: nn.Module, feats: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def head_top1(head: nn.Module, feats: torch.Tensor,
               labels: torch.Tensor) -> float:
-    """Top-1 accuracy (%) of a head on features.
-
-    Args:
-        head: The head.
-        feats: (N, D) features.
-        labels: (N,) labels.
-
-    Returns:
-        Accuracy in percent.
-    """
-    pred = _predict(head, feats)
-    return float((pred == labels).float().mean() * 100)
+    """Top-1 accuracy (%) of a head on (N, D) features with (N,) labels."""
+    return float((_predict(head, feats) == labels).float().mean() * 100)
 
 
 @torch.no_grad()
 def head_macro_recall(head: nn.Module, feats: torch.Tensor,
                       labels: torch.Tensor) -> float:
-    """Mean per-class recall (%) over the classes present in ``labels``.
-
-    Args:
-        head: The head.
-        feats: (N, D) features.
-        labels: (N,) labels.
-
-    Returns:
-        Macro recall in percent.
-    """
+    """Mean per-class recall (%) of a head on (N, D) features, over the
+    classes present in the (N,) labels."""
     pred = _predict(head, feats)
     recalls = [float((pred[labels == c] == c).float().mean())
                for c in labels.unique()]

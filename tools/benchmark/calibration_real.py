@@ -120,17 +120,6 @@ def plan(args: argparse.Namespace, root: str):
     return tasks, runs
 
 
-def write_docs(text: str) -> None:
-    """Fill (or add) the section in docs/benchmarks.md."""
-    with open(common.DOCS, encoding='utf-8') as file:
-        doc = file.read()
-    if SECTION not in doc:
-        with open(common.DOCS, 'a', encoding='utf-8') as file:
-            file.write(f'\n{SECTION}\n')
-    common.SECTION = SECTION
-    common.write_docs(text)
-
-
 def main() -> None:
     """Train the runs that are missing, then report."""
     args = parse_args()
@@ -149,11 +138,7 @@ def main() -> None:
                 info = json.load(file)
             results.append(dict(info, name=name, seed=seed,
                                 data=dict(np.load(path))))
-    text = markdown(results, args)
-    print(text)
-    if args.write_docs:
-        write_docs(text)
-        print(f'written to {common.DOCS}')
+    common.report(markdown(results, args), args.write_docs, SECTION)
 
 
 if __name__ == '__main__':

@@ -199,23 +199,42 @@ def mean_std(values: List[float]) -> str:
     return f'{mean(values):.2f} ± {spread:.2f}'
 
 
-def write_docs(text: str, path: str = DOCS) -> None:
-    """Replace the body of the benchmark's section in docs/benchmarks.md.
+def report(text: str, write: bool, section: str = SECTION,
+           path: str = DOCS) -> None:
+    """Print a benchmark's Markdown and, if asked, put it in the docs.
+
+    Args:
+        text: The section body.
+        write: Also write it (``--write-docs``).
+        section: Its ``## `` heading (added at the end when missing).
+        path: The Markdown file.
+    """
+    print(text)
+    if write:
+        write_docs(text, section, path)
+        print(f'written to {path}')
+
+
+def write_docs(text: str, section: str = SECTION, path: str = DOCS) -> None:
+    """Replace the body of a section of docs/benchmarks.md (added at the
+    end when missing).
 
     The section's ``### Earlier runs`` subsection, if any, stays.
 
     Args:
         text: New section body.
+        section: Its ``## `` heading.
         path: The Markdown file.
     """
     with open(path, encoding='utf-8') as file:
         doc = file.read()
+    if section not in doc:
+        doc += f'\n{section}\n'
+
     # a '### Earlier runs' subsection (written by hand) is kept as it is
     pattern = re.compile(
-        rf'({re.escape(SECTION)}\n)(.*?)(?=\n### Earlier runs|\n## |\Z)',
+        rf'({re.escape(section)}\n)(.*?)(?=\n### Earlier runs|\n## |\Z)',
         re.S)
-    if not pattern.search(doc):
-        raise SystemExit(f'{path}: no "{SECTION}" section to fill.')
     doc = pattern.sub(lambda m: m.group(1) + '\n' + text, doc, count=1)
     with open(path, 'w', encoding='utf-8') as file:
         file.write(doc)

@@ -45,8 +45,9 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import (REPO, DOCS, export, fixed_test_subset,  # noqa: E402
-                    probe_cache, resize_pipeline, set_data, write_docs)
+from common import (REPO, export, fixed_test_subset,  # noqa: E402
+                    probe_cache, report, resize_pipeline, set_data,
+                    write_docs)
 from finetune_report import markdown  # noqa: E402
 from finetune_runs import RESULT, run_safely  # noqa: E402
 
@@ -317,11 +318,8 @@ def main() -> None:
                           wall_s=round(time.perf_counter() - start, 1)))
         with open(calls_path, 'w') as file:
             json.dump(calls, file)
-    text = markdown(results, args, calls, list(RUNS), COMPARISONS)
-    print(text)
-    if args.write_docs:
-        write_docs(text)
-        print(f'written to {DOCS}')
+    report(markdown(results, args, calls, list(RUNS), COMPARISONS),
+           args.write_docs)
 
 
 if __name__ == '__main__':
