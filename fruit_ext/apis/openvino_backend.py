@@ -154,3 +154,26 @@ def save_ir(onnx_file: str, xml_file: str, compress_to_fp16: bool = False
         model.set_rt_info(value, [RT_SECTION, key])
     ov.save_model(model, xml_file, compress_to_fp16=compress_to_fp16)
     return xml_file
+
+
+def same_top1(want: Dict, got: Dict) -> bool:
+    """Whether two runtimes give the same answer for one image.
+
+    The same top-1 label, or a near-tie: ``want``'s scores of the two
+    labels differ by no more than the largest score difference between the
+    runtimes on this image (an int8 model with two almost equal classes may
+    rank them either way).
+
+    Args:
+        want: The reference result (``pred_label``, ``pred_scores``).
+        got: The other runtime's result for the same image.
+
+    Returns:
+        True when the answers agree (or tie within the runtimes' noise).
+    """
+    if want['pred_label'] == got['pred_label']:
+        return True
+    scores = np.asarray(want['pred_scores'])
+    gap = scores[want['pred_label']] - scores[got['pred_label']]
+    noise = np.abs(scores - np.asarray(got['pred_scores'])).max()
+    return bool(gap <= noise)

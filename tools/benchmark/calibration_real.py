@@ -49,25 +49,40 @@ SECTION = '## Calibration, unknown, TTA'
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = tool_parser(__doc__)
-    parser.add_argument('--work-dir', default='work_dirs/calibration_real')
+    parser.add_argument('--work-dir', default='work_dirs/calibration_real',
+                        help='runs, logits and the export live here')
     parser.add_argument('--source', help='Fashion-MNIST IDX folder')
     parser.add_argument('--checkpoint',
-                        default='checkpoints/efficientnet-lite0_in1k.pth')
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--size', type=int, default=64)
-    parser.add_argument('--epochs', type=int, default=5)
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--train-per-class', type=int, default=50)
-    parser.add_argument('--val-per-class', type=int, default=100)
-    parser.add_argument('--test-per-class', type=int, default=1000)
+                        default='checkpoints/efficientnet-lite0_in1k.pth',
+                        help='ImageNet EfficientNet-Lite0 (from tools/'
+                        'model_converters/efficientnet_lite0.py)')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
+                        help='seeds (images and training randomness)')
+    parser.add_argument('--size', type=int, default=64,
+                        help='input size in pixels')
+    parser.add_argument('--epochs', type=int, default=5,
+                        help='training epochs per run')
+    parser.add_argument('--batch-size', type=int, default=32,
+                        help='training batch size')
+    parser.add_argument('--train-per-class', type=int, default=50,
+                        help='training images per class')
+    parser.add_argument('--val-per-class', type=int, default=100,
+                        help='val images per class (fit the temperature '
+                        'and threshold)')
+    parser.add_argument('--test-per-class', type=int, default=1000,
+                        help='test images per class (1000: the whole test '
+                        'file)')
     parser.add_argument('--holdout', nargs=2, default=HOLDOUT,
                         metavar=('NEAR', 'FAR'),
                         help='class folders held out in the known8 runs')
     parser.add_argument('--accept', type=float, default=0.95,
                         help='val acceptance the threshold is chosen for')
-    parser.add_argument('--jobs', type=int, default=2)
-    parser.add_argument('--report-only', action='store_true')
-    parser.add_argument('--write-docs', action='store_true')
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='runs at a time')
+    parser.add_argument('--report-only', action='store_true',
+                        help='train nothing, report the runs on disk')
+    parser.add_argument('--write-docs', action='store_true',
+                        help='also write the section of docs/benchmarks.md')
     args = parser.parse_args(argv)
     args.imbalance = 1.0
     return args

@@ -32,16 +32,25 @@ MODES = ('fp32', 'fast')
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--work-dir', default='work_dirs/fast_path')
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--work-dir', default='work_dirs/fast_path',
+                        help='runs live here')
     parser.add_argument('--data-dir', default='work_dirs/finetune_real',
                         help='where finetune_real.py exports (shared)')
     parser.add_argument('--checkpoint',
-                        default='checkpoints/efficientnet-lite0_in1k.pth')
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--size', type=int, default=64)
-    parser.add_argument('--epochs', type=int, default=5)
-    parser.add_argument('--jobs', type=int, default=2)
+                        default='checkpoints/efficientnet-lite0_in1k.pth',
+                        help='ImageNet EfficientNet-Lite0 (from tools/'
+                        'model_converters/efficientnet_lite0.py)')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
+                        help='seeds (images and training randomness)')
+    parser.add_argument('--size', type=int, default=64,
+                        help='input size in pixels')
+    parser.add_argument('--epochs', type=int, default=5,
+                        help='training epochs per run')
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='runs at a time')
     args = parser.parse_args()
     args.__dict__.update(train_per_class=50, val_per_class=20,
                          test_per_class=1000, batch_size=32, imbalance=1,

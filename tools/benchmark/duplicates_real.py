@@ -189,10 +189,15 @@ def timing(work: str, images: int, copies: int = 1) -> Dict:
 
 def main() -> None:
     """Run the benchmark and print the figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--work', default='/tmp/dup_bench')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--threshold', type=int, nargs='+', default=[4])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--work', default='/tmp/dup_bench',
+                        help='exported images and results')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='picks the images and the planted copies')
+    parser.add_argument('--threshold', type=int, nargs='+', default=[4],
+                        help='64-bit hash distances to try')
     parser.add_argument('--confirm', type=int, nargs='+', default=[40],
                         help='256-bit confirmation distances (256: none)')
     parser.add_argument('--timing', type=int, default=0,

@@ -42,18 +42,28 @@ SETTINGS = ('ONNX Runtime fp32', 'ONNX Runtime int8', 'OpenVINO fp32',
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--data', default=DATA, help='Fashion-MNIST export '
                         '(val/ calibrates, test/ is scored)')
-    parser.add_argument('--effl0-config', required=True)
-    parser.add_argument('--effl0-checkpoint', required=True)
-    parser.add_argument('--mbv2-checkpoint')
-    parser.add_argument('--calib-n', type=int, default=200)
-    parser.add_argument('--sizes', nargs='+', type=int, default=[224])
-    parser.add_argument('--repeats', type=int, default=200)
+    parser.add_argument('--effl0-config', required=True,
+                        help='fine-tuned EfficientNet-Lite0 config')
+    parser.add_argument('--effl0-checkpoint', required=True,
+                        help='its checkpoint')
+    parser.add_argument('--mbv2-checkpoint',
+                        help='MobileNetV2 checkpoint (none: random '
+                        'weights, speed only)')
+    parser.add_argument('--calib-n', type=int, default=200,
+                        help='calibration images for int8')
+    parser.add_argument('--sizes', nargs='+', type=int, default=[224],
+                        help='input sizes to time')
+    parser.add_argument('--repeats', type=int, default=200,
+                        help='timed runs per case (median reported)')
     parser.add_argument('--test-per-class', type=int, default=0,
                         help='0: the whole test split')
-    parser.add_argument('--out', default='work_dirs/int8_openvino')
+    parser.add_argument('--out', default='work_dirs/int8_openvino',
+                        help='models and results')
     return parser.parse_args()
 
 

@@ -124,12 +124,19 @@ def one_seed(work: str, seed: int, folds: int, size: int,
 
 def main() -> None:
     """Run the seeds and print per-seed and summary figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--work', default='/tmp/label_bench')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--folds', type=int, default=5)
-    parser.add_argument('--size', type=int, default=128)
-    parser.add_argument('--threads', type=int, default=1)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--work', default='/tmp/label_bench',
+                        help='exported images, features and results')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                        help='seeds (images and flipped labels)')
+    parser.add_argument('--folds', type=int, default=5,
+                        help='out-of-fold folds')
+    parser.add_argument('--size', type=int, default=128,
+                        help='images upscaled to this size')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads')
     parser.add_argument('--weight-decay', type=float,
                         help='head weight decay for both methods (default: '
                         'chosen on val); 1e-4 fits the training set like a '

@@ -42,25 +42,31 @@ MAX_PIXELS = 1_000_000
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--model', nargs='+', metavar='CONFIG|WORK_DIR',
                         help='PyTorch backend: CONFIG|WORK_DIR [CHECKPOINT]')
     parser.add_argument('--onnx', help='ONNX backend: model file')
     parser.add_argument('--images', required=True,
                         help='folder of good photos (searched recursively)')
-    parser.add_argument('--clients', type=int, default=32)
+    parser.add_argument('--clients', type=int, default=32,
+                        help='concurrent clients')
     parser.add_argument('--requests', type=int, default=500,
-                        help='requests per client (default: 500)')
-    parser.add_argument('--bad-ratio', type=float, default=0.05)
+                        help='requests per client')
+    parser.add_argument('--bad-ratio', type=float, default=0.05,
+                        help='share of broken uploads')
     parser.add_argument('--warmup', type=int, default=1000,
                         help='requests (same mix) before RSS and timing '
-                        'start (default: 1000)')
+                        'start')
     parser.add_argument('--time-limit', type=float, default=900,
                         help='seconds per backend, then no new requests')
-    parser.add_argument('--max-batch', type=int, default=16)
-    parser.add_argument('--max-wait-ms', type=float, default=10)
+    parser.add_argument('--max-batch', type=int, default=16,
+                        help='server: most images per forward pass')
+    parser.add_argument('--max-wait-ms', type=float, default=10,
+                        help='server: batching wait')
     parser.add_argument('--threads', type=int, default=1,
-                        help='inference threads of the server (default: 1)')
+                        help='inference threads of the server')
     parser.add_argument('--out', help='write the results as JSON here')
     args = parser.parse_args(argv)
     if not args.model and not args.onnx:

@@ -24,7 +24,8 @@ os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'  # before gradio is imported
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse command-line arguments."""
     parser = argparse.ArgumentParser(
-        description='Serve a model: Gradio page at /, JSON API at /api.')
+        description='Serve a model: Gradio page at /, JSON API at /api.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', nargs='?', metavar='CONFIG|WORK_DIR',
                         help='config file, model-index name, training work '
                         'dir or checkpoint alone (omit with --onnx)')
@@ -33,24 +34,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--onnx', help='serve this ONNX model (from '
                         'tools/deploy/export_onnx.py) with onnxruntime only')
     parser.add_argument('--host', default='127.0.0.1',
-                        help='address to bind (default: %(default)s)')
+                        help='address to bind')
     parser.add_argument('--port', type=int, default=7860,
-                        help='port (default: %(default)s)')
+                        help='port')
     parser.add_argument('--device', default='cpu', help='torch device')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch / onnxruntime threads (library default)')
     parser.add_argument('--max-batch', type=int, default=16,
-                        help='most images per forward pass (default: 16)')
+                        help='most images per forward pass')
     parser.add_argument('--max-wait-ms', type=float, default=10.0,
                         help='how long a request waits for others to batch '
-                        'with (default: 10)')
+                        'with')
     parser.add_argument('--max-bytes', type=int, default=20 * 1024 * 1024,
-                        help='largest upload in bytes (default: 20 MiB)')
+                        help='largest upload in bytes')
     parser.add_argument('--max-pixels', type=int, default=40_000_000,
-                        help='largest image, width x height (default: 40 M; '
-                        "Pillow's bomb guard refuses 179 M)")
+                        help="largest image, width x height (Pillow's bomb "
+                        'guard refuses 179 M)')
     parser.add_argument('--examples', help='folder of example photos for '
-                        "the page (default: the config's val split, else "
+                        "the page (none: the config's val split, else "
                         'drawn demo pictures)')
     args = parser.parse_args(argv)
     if bool(args.onnx) == bool(args.config):
