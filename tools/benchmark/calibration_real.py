@@ -52,16 +52,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/calibration_real',
                         help='runs, logits and the export live here')
     parser.add_argument('--source', help='Fashion-MNIST IDX folder')
-    parser.add_argument('--checkpoint',
-                        default='checkpoints/efficientnet-lite0_in1k.pth',
-                        help='ImageNet EfficientNet-Lite0 (from tools/'
-                        'model_converters/efficientnet_lite0.py)')
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
-                        help='seeds (images and training randomness)')
-    parser.add_argument('--size', type=int, default=64,
-                        help='input size in pixels')
-    parser.add_argument('--epochs', type=int, default=5,
-                        help='training epochs per run')
+    common.add_run_arguments(parser)
     parser.add_argument('--batch-size', type=int, default=32,
                         help='training batch size')
     parser.add_argument('--train-per-class', type=int, default=50,

@@ -238,3 +238,21 @@ def write_docs(text: str, section: str = SECTION, path: str = DOCS) -> None:
     doc = pattern.sub(lambda m: m.group(1) + '\n' + text, doc, count=1)
     with open(path, 'w', encoding='utf-8') as file:
         file.write(doc)
+
+
+def add_run_arguments(parser) -> None:
+    """The options every Fashion-MNIST fine-tuning benchmark takes.
+
+    Args:
+        parser: The benchmark's argument parser.
+    """
+    parser.add_argument('--checkpoint',
+                        default='checkpoints/efficientnet-lite0_in1k.pth',
+                        help='ImageNet EfficientNet-Lite0 (from tools/'
+                        'model_converters/efficientnet_lite0.py)')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
+                        help='seeds (images and training randomness)')
+    parser.add_argument('--size', type=int, default=64,
+                        help='input size in pixels')
+    parser.add_argument('--epochs', type=int, default=5,
+                        help='training epochs per run')

@@ -23,7 +23,7 @@ from statistics import mean, stdev
 from typing import Dict, List
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import export  # noqa: E402
+from common import add_run_arguments, export  # noqa: E402
 from finetune_real import build_config  # noqa: E402
 from finetune_runs import RESULT, run_safely  # noqa: E402
 
@@ -39,16 +39,7 @@ def parse_args() -> argparse.Namespace:
                         help='runs live here')
     parser.add_argument('--data-dir', default='work_dirs/finetune_real',
                         help='where finetune_real.py exports (shared)')
-    parser.add_argument('--checkpoint',
-                        default='checkpoints/efficientnet-lite0_in1k.pth',
-                        help='ImageNet EfficientNet-Lite0 (from tools/'
-                        'model_converters/efficientnet_lite0.py)')
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
-                        help='seeds (images and training randomness)')
-    parser.add_argument('--size', type=int, default=64,
-                        help='input size in pixels')
-    parser.add_argument('--epochs', type=int, default=5,
-                        help='training epochs per run')
+    add_run_arguments(parser)
     parser.add_argument('--jobs', type=int, default=2,
                         help='runs at a time')
     args = parser.parse_args()
