@@ -9,6 +9,8 @@ from mmpretrain.registry import MODELS
 
 from conftest import runner_from, three_class_config, write_class_tree
 from fruit_ext.engine import probe_config
+from fruit_ext.engine.hooks.linear_probe_hook import LinearProbeHook, \
+    mix_states
 
 CLASSES = ('a', 'b', 'c')
 GRID = (1e-3, 1e-1)
@@ -154,4 +156,44 @@ auto_scale_lr = dict(enable=False)
                         weights_only=True)['state_dict']
     model = runner.model.state_dict()
     assert all(torch.equal(model[k], v) for k, v in stage1.items())
-    assert 'fine-tuning ended below the linear probe' in log_text(work_dir)
+    log = log_text(work_dir)
+    assert 'the model now holds the stage-1 (probe) weights' in log
+    assert 'kept 0.' in log
+
+
+def test_kept_weights_are_the_logged_mix_of_probe_and_fine_tuned(
+        tmp_path, tree):
+    """Whatever alpha wins on val, the model holds exactly that mix."""
+    config = write_config(tmp_path, tree, 'LinearClsHead')
+    work_dir = tmp_path / 'work'
+    runner = make_runner(config, work_dir,
+                         load_from=str(initial_weights(tmp_path, config)))
+    runner.train()
+    hook = next(h for h in runner.hooks
+                if type(h).__name__ == 'LinearProbeHook')
+    assert hook.alpha in (0.0, 0.25, 0.5, 0.75, 1.0)
+    log = log_text(work_dir)
+    assert 'val top-1 of the weight-space mixes' in log
+    assert f'kept {hook.alpha:g}.' in log
+
+    def weights(name):
+        return torch.load(work_dir / name, weights_only=True)['state_dict']
+
+    expected = mix_states(weights('linear_probe.pth'),
+                          weights('epoch_1.pth'), hook.alpha)
+    model = runner.model.state_dict()
+    for key, value in expected.items():
+        assert torch.allclose(model[key], value, atol=1e-6), key
+    if hook.kept == 'interpolated':
+        saved = weights('lpft_selected.pth')
+        assert all(torch.equal(saved[k], v) for k, v in model.items())
+
+
+def test_mix_states_interpolates_floats_and_keeps_counters():
+    stage1 = dict(w=torch.zeros(2), n=torch.tensor(3))
+    tuned = dict(w=torch.tensor([4.0, 8.0]), n=torch.tensor(7))
+    mixed = mix_states(stage1, tuned, 0.25)
+    assert torch.equal(mixed['w'], torch.tensor([1.0, 2.0]))
+    assert int(mixed['n']) == 7
+    with pytest.raises(ValueError, match='strictly between 0 and 1'):
+        LinearProbeHook(interpolations=(0.5, 1.0))

@@ -194,7 +194,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
                         help='seeds, one run of each recipe per seed')
     parser.add_argument('--settings', nargs='+',
-                        default=['64:50', '224:50:2:effl0_lp+effl0_lpft',
+                        default=['64:50', '224:50:3:effl0_lp+effl0_lpft',
                                  '64:200::effl0_lp+effl0_lpft'],
                         help='SIZE:TRAIN_IMAGES_PER_CLASS[:EPOCHS[:RUN+RUN]]'
                         ' (defaults: --epochs, --runs)')
@@ -206,7 +206,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='images per batch')
     parser.add_argument('--train-per-class', type=int, default=50,
                         help='(set per setting)')
-    parser.add_argument('--val-per-class', type=int, default=20,
+    parser.add_argument('--val-per-class', type=int, default=50,
                         help='validation images per class')
     parser.add_argument('--test-per-class', type=int, default=1000,
                         help='from the test file; 1000 is all of it')

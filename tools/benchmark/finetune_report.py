@@ -63,14 +63,15 @@ def setting_markdown(results: List[dict], title: str, runs: Sequence[str],
     table = summarise(results)
     lines = [f'#### {title}', '',
              '| run | test top-1 | val top-1 | test macro recall | s per run '
-             '| kept the probe |', '|---|---|---|---|---|---|']
+             '| kept (LP-FT) |', '|---|---|---|---|---|---|']
     for name in runs:
         if name not in table or 'top1' not in table[name]:
             continue
         row = table[name]
         kept = [r.get('kept') for r in results if r['name'] == name]
-        kept_text = (f"{kept.count('probe')} of {len(kept)} seeds"
-                     if any(kept) else '')
+        kept_text = ', '.join(
+            f'{what} {kept.count(what)}' for what in
+            ('fine-tuned', 'interpolated', 'probe') if kept.count(what))
         lines.append(
             f'| `{name}` | {mean_std(row["top1"])} | '
             f'{mean_std(row["val_top1"])} | {mean_std(row["macro_recall"])} '
@@ -121,9 +122,10 @@ def markdown(results: List[dict], args: argparse.Namespace,
         f'heading. Seeds {", ".join(map(str, seeds))} (the seed '
         'picks the images and the training randomness). Figures: mean ± '
         'sample std over seeds, in %. The recipe was chosen on the val split '
-        'of other (pilot) seeds, see docs/finetune.md. "kept the probe": '
-        "runs whose fine-tuning ended below the probe on val, so "
-        '`LinearProbeHook` restored the stage-1 weights.',
+        'of other (pilot) seeds, see docs/finetune.md. "kept (LP-FT)": '
+        'which weights `LinearProbeHook` kept, per seed, the best on val of '
+        'the fine-tuned model, the probe (stage 1) and their weight-space '
+        'mixes (WiSE-FT, 0.25/0.5/0.75 of the fine-tuned weights).',
         '',
     ]
     settings = sorted({r['setting'] for r in results},

@@ -42,7 +42,7 @@ def _train_run(cfg) -> dict:
         if type(hook).__name__ == 'LinearProbeHook' and hook.summary:
             figures.update(probe_val_top1=hook.summary['val_top1'],
                            finetuned_val_top1=hook.finetuned_val,
-                           kept=hook.kept or 'fine-tuned')
+                           kept=hook.kept or 'fine-tuned', alpha=hook.alpha)
     return figures
 
 

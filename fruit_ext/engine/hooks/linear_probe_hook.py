@@ -1,11 +1,11 @@
 """LP-FT: fit the head as a linear probe before fine-tuning everything."""
 import copy
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
-from mmengine.dist import broadcast, broadcast_object_list, get_rank, \
-    get_world_size
+from mmengine.dist import all_reduce, broadcast, broadcast_object_list, \
+    get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
@@ -15,6 +15,32 @@ from ..linear_probe import DEFAULT_WEIGHT_DECAYS
 from ..probe_config import probe_model
 
 META_KEY = 'linear_probe'
+#: Checkpoint of a kept mix of the probe and the fine-tuned weights.
+SELECTED_NAME = 'lpft_selected.pth'
+
+
+def mix_states(stage1: Dict[str, torch.Tensor],
+               tuned: Dict[str, torch.Tensor],
+               alpha: float) -> Dict[str, torch.Tensor]:
+    """``(1 - alpha) * stage1 + alpha * tuned`` for floating tensors.
+
+    Alpha 0 and 1 give exact copies of one side; in between, integer
+    buffers (BatchNorm's batch counters) come from ``tuned``.
+
+    Args:
+        stage1: State dict of the probe model.
+        tuned: State dict of the fine-tuned model (same keys).
+        alpha: Weight of the fine-tuned model, 0 to 1.
+
+    Returns:
+        The mixed state dict (new tensors).
+    """
+    if alpha in (0, 1):  # exact ends, even where one side is not finite
+        end = tuned if alpha else stage1
+        return {key: value.clone() for key, value in end.items()}
+    return {key: torch.lerp(stage1[key], value, alpha)
+            if value.is_floating_point() else value.clone()
+            for key, value in tuned.items()}
 
 
 @HOOKS.register_module()
@@ -28,10 +54,12 @@ class LinearProbeHook(Hook):
     the val split (:func:`fruit_ext.engine.probe_model`), and loaded into
     the model. The Runner then fine-tunes everything with the configured
     optimizer and schedule. The probe's val top-1 is logged next to every
-    validation's top-1 (``val/probe_top1``). With ``keep_better``, if the
-    last validation of training scores below the probe, the model gets the
-    stage-1 weights back and the log says so; the stage-1 model is also
-    saved as ``{work_dir}/linear_probe.pth``.
+    validation's top-1 (``val/probe_top1``). With ``keep_better``, when
+    training ends the model keeps the best on val of the probe (stage 1),
+    the fine-tuned weights and their weight-space mixes (WiSE-FT,
+    ``interpolations``); the log says which, and a kept probe or mix is the
+    file ``{work_dir}/linear_probe.pth`` (saved after stage 1) or
+    ``{work_dir}/lpft_selected.pth``.
 
     Runs after ``load_from``; a resumed run (iteration > 0) does not refit:
     the head is in the checkpoint, the probe's figures in its meta. Under
@@ -46,8 +74,11 @@ class LinearProbeHook(Hook):
         cache_dir: Feature cache, relative to the work dir (or absolute);
             None keeps features in memory only.
         batch_size: Images per forward pass while extracting features.
-        keep_better: Restore the stage-1 weights when fine-tuning ends
-            below the probe on val.
+        keep_better: Keep the best of probe, fine-tuned and mixed weights on
+            val when training ends (else the fine-tuned ones).
+        interpolations: Weights of the fine-tuned model in the mixes tried
+            on val (0 and 1 are always compared); ``()`` compares only the
+            probe and the fine-tuned model.
         save_stage1: Save ``linear_probe.pth`` after stage 1.
         norm_eval: Keep the backbone's BatchNorm layers in eval mode while
             fine-tuning (running statistics of the pretrained model, the
@@ -59,16 +90,22 @@ class LinearProbeHook(Hook):
     def __init__(self, weight_decays: Sequence[float] = DEFAULT_WEIGHT_DECAYS,
                  max_iter: int = 300, cache_dir: Optional[str] = 'probe_cache',
                  batch_size: int = 64, keep_better: bool = True,
+                 interpolations: Sequence[float] = (0.25, 0.5, 0.75),
                  save_stage1: bool = True, norm_eval: bool = False):
         self.weight_decays = tuple(weight_decays)
         self.max_iter = max_iter
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self.keep_better = keep_better
+        if any(not 0 < a < 1 for a in interpolations):
+            raise ValueError('LinearProbeHook: interpolations must lie '
+                             f'strictly between 0 and 1, got {interpolations}')
+        self.interpolations = tuple(sorted(set(interpolations)))
         self.save_stage1 = save_stage1
         self.norm_eval = norm_eval
         self.summary: Optional[dict] = None
-        self.kept: Optional[str] = None  # 'probe' or 'fine-tuned'
+        self.kept: Optional[str] = None  # probe, fine-tuned, interpolated
+        self.alpha: Optional[float] = None  # weight of the fine-tuned model
         self.fitted = False
         self._loaded_meta: Optional[dict] = None
         self._stage1: Optional[Dict[str, torch.Tensor]] = None
@@ -174,8 +211,46 @@ class LinearProbeHook(Hook):
             f'linear probe {probe:.2f}: fine-tuning is {verdict} the probe '
             f'({top1 - probe:+.2f}).')
 
+    def _val_top1(self, runner) -> float:
+        """Top-1 (%) of the model as it is, on the val dataloader."""
+        model = runner.model
+        model.eval()
+        counts = torch.zeros(2, dtype=torch.float64)
+        with torch.no_grad():
+            for batch in runner.val_dataloader:
+                for sample in model.val_step(batch):
+                    counts[0] += float(sample.pred_label.view(-1)[0]
+                                       == sample.gt_label.view(-1)[0])
+                    counts[1] += 1
+        if get_world_size() > 1:
+            all_reduce(counts)
+        return 100.0 * float(counts[0] / counts[1].clamp(min=1))
+
+    def _select(self, runner, probe: float) -> Tuple[float, float]:
+        """Best weight-space mix on val: (alpha, its val top-1).
+
+        alpha 0 is the probe (stage 1), 1 the fine-tuned model, between them
+        WiSE-FT (Wortsman et al., CVPR 2022): every floating-point tensor is
+        ``(1 - alpha) * stage1 + alpha * fine_tuned``. Ties go to the larger
+        alpha (closer to the fine-tuned model).
+        """
+        model = self._model(runner)
+        tuned = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        scores = {0.0: probe, 1.0: self.finetuned_val}
+        for alpha in self.interpolations:
+            model.load_state_dict(mix_states(self._stage1, tuned, alpha))
+            scores[alpha] = self._val_top1(runner)
+        best = max(scores, key=lambda a: (round(scores[a], 6), a))
+        runner.logger.info(
+            'LinearProbeHook: val top-1 of the weight-space mixes '
+            '(0 = probe, 1 = fine-tuned): ' + ', '.join(
+                f'{a:g}: {scores[a]:.2f}' for a in sorted(scores))
+            + f'; kept {best:g}.')
+        model.load_state_dict(mix_states(self._stage1, tuned, best))
+        return best, scores[best]
+
     def after_train(self, runner) -> None:
-        """Keep the better of the probe and the fine-tuned model (on val).
+        """Keep the best of the probe, the fine-tuned model and their mixes.
 
         Args:
             runner: The mmengine Runner.
@@ -189,23 +264,36 @@ class LinearProbeHook(Hook):
                 'LinearProbeHook: no validation during training, so the '
                 'fine-tuned model was not compared with the probe.')
             return
-        if self.finetuned_val >= probe - 1e-6:  # a tie: fine-tuned
+        if self._stage1 is None:  # resumed: stage 1 is not in memory
+            if self.finetuned_val < probe - 1e-6:
+                runner.logger.warning(
+                    'LinearProbeHook: fine-tuning ended below the probe on '
+                    f'val ({self.finetuned_val:.2f} < {probe:.2f}); the '
+                    'stage-1 weights of the interrupted run are in '
+                    'linear_probe.pth.')
+            self.kept, self.alpha = 'fine-tuned', 1.0
+            return
+        self.alpha, val = self._select(runner, probe)
+        if self.alpha == 1.0:
             self.kept = 'fine-tuned'
             return
-        if self._stage1 is None:
-            runner.logger.warning(
-                f'LinearProbeHook: fine-tuning ended below the probe on val '
-                f'({self.finetuned_val:.2f} < {probe:.2f}); the stage-1 '
-                'weights of the interrupted run are in linear_probe.pth.')
-            return
-        self._model(runner).load_state_dict(self._stage1)
-        self.kept = 'probe'
+        where = osp.join(runner.work_dir, 'linear_probe.pth')
+        if self.alpha == 0.0:
+            self.kept = 'probe'
+            what = 'the stage-1 (probe) weights, saved as ' + where
+        else:
+            self.kept = 'interpolated'
+            where = osp.join(runner.work_dir, SELECTED_NAME)
+            runner.save_checkpoint(runner.work_dir, SELECTED_NAME,
+                                   save_optimizer=False,
+                                   save_param_scheduler=False)
+            what = (f'{1 - self.alpha:g} x probe + {self.alpha:g} x '
+                    f'fine-tuned weights, saved as {where}')
         runner.logger.warning(
-            f'LinearProbeHook: fine-tuning ended below the linear probe on '
-            f'val ({self.finetuned_val:.2f} < {probe:.2f}): the model now '
-            'holds the stage-1 (probe) weights, saved as '
-            f"{osp.join(runner.work_dir, 'linear_probe.pth')}; the epoch "
-            'checkpoints hold the fine-tuned ones.')
+            f'LinearProbeHook: fine-tuning ended at {self.finetuned_val:.2f} '
+            f'val top-1, the linear probe at {probe:.2f}: the model now holds '
+            f'{what} (val {val:.2f}); use that file: the epoch checkpoints '
+            '(and best.pth) hold the fine-tuned weights.')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Store the probe's figures in the checkpoint's meta.
