@@ -2,13 +2,17 @@
 import json
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from conftest import run
+from fruit_ext.apis.onnx_int8_graph import (pad_in_integers,
+                                            padding_arithmetic)
 from fruit_ext.apis.onnx_quantize import (META_QUANTIZATION, images_in, pick,
                                           quantize_onnx)
 from fruit_ext.apis.predictor import Predictor
@@ -95,3 +99,93 @@ def test_calibration_input_errors_are_clear(exported, tmp_path):
     assert result.returncode == 1
     assert f'{tmp_path / "empty"}: no images' in result.stdout
     assert not (tmp_path / 'm.int8.onnx').exists()
+
+
+def test_pad_in_integers_gives_the_same_values():
+    """DequantizeLinear -> zero Pad -> QuantizeLinear == Pad of the uint8
+    tensor with its zero point (bit for bit), and Shape reads uint8."""
+    scale = numpy_helper.from_array(np.array(0.05, np.float32), 'scale')
+    zero = numpy_helper.from_array(np.array(37, np.uint8), 'zero')
+    pads = numpy_helper.from_array(np.array([0, 0, 0, 1, 0, 0, 1, 2]),
+                                   'pads')
+    nodes = [
+        helper.make_node('DequantizeLinear', ['x', 'scale', 'zero'], ['f'],
+                         name='dq'),
+        helper.make_node('Pad', ['f', 'pads'], ['p'], name='pad'),
+        helper.make_node('Shape', ['f'], ['shape'], name='shape'),
+        helper.make_node('QuantizeLinear', ['p', 'scale', 'zero'], ['q'],
+                         name='q'),
+        helper.make_node('DequantizeLinear', ['q', 'scale', 'zero'], ['y'],
+                         name='out')]
+    graph = helper.make_graph(
+        nodes, 'pad', [helper.make_tensor_value_info(
+            'x', onnx.TensorProto.UINT8, [1, 2, 3, 4])],
+        [helper.make_tensor_value_info('y', onnx.TensorProto.FLOAT,
+                                       [1, 2, 4, 7]),
+         helper.make_tensor_value_info('shape', onnx.TensorProto.INT64,
+                                       [4])],
+        [scale, zero, pads])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid('', 17)])
+    x = np.random.default_rng(0).integers(0, 256, (1, 2, 3, 4), np.uint8)
+    want = ort.InferenceSession(model.SerializeToString()).run(None,
+                                                               {'x': x})
+    assert pad_in_integers(model) == 1
+    ops = [node.op_type for node in model.graph.node]
+    assert ops == ['Pad', 'Shape', 'DequantizeLinear']
+    onnx.checker.check_model(model)
+    got = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})
+    assert want[0].shape == (1, 2, 4, 7)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.fixture(scope='module')
+def effl0_int8(tmp_path_factory):
+    """EfficientNet-Lite0 (timm, TF "same" padding; random weights) as fp32
+    and int8 ONNX, calibrated on a few photos."""
+    from fruit_ext.apis.inference import init_model
+    from fruit_ext.apis.onnx_export import export_onnx, preprocess_spec
+    folder = tmp_path_factory.mktemp('effl0')
+    model = init_model('configs/efficientnet-lite0_fruit.py', device='cpu')
+    classes = [f'c{i}' for i in range(model.head.num_classes)]
+    fp32 = export_onnx(model, str(folder / 'effl0.onnx'), classes,
+                       preprocess_spec(model._config, model),
+                       sample_size=(64, 64))
+    photos = [str(write_photo(folder / f'{i}.jpg', (80, 72), seed=i))
+              for i in range(6)]
+    return fp32, quantize_onnx(fp32, str(folder / 'effl0.int8.onnx'),
+                               photos)
+
+
+def test_padding_stays_float_and_pads_run_on_integers(effl0_int8):
+    fp32_file, int8_file = effl0_int8
+    fp32, int8 = onnx.load(fp32_file), onnx.load(int8_file)
+    arithmetic = padding_arithmetic(fp32)
+    assert any(name.endswith('Ceil') for name in arithmetic)
+    producer = {out: node for node in int8.graph.node for out in node.output}
+    pads = [node for node in int8.graph.node if node.op_type == 'Pad']
+    assert len(pads) == 5  # the stem's and the 4 stride-2 blocks'
+    for pad in pads:  # pads the uint8 output of a QuantizeLinear
+        assert producer[pad.input[0]].op_type == 'QuantizeLinear'
+    for node in int8.graph.node:  # the size arithmetic reads no int8 value
+        if node.op_type in ('Ceil', 'Div', 'Sub', 'Cast', 'Shape'):
+            assert all(producer[name].op_type != 'DequantizeLinear'
+                       for name in node.input if name in producer)
+    meta = {e.key: e.value for e in int8.metadata_props}
+    assert json.loads(meta[META_QUANTIZATION])['integer_pads'] == 5
+
+
+@pytest.mark.parametrize('size', [64, 75])
+def test_int8_effl0_follows_fp32_at_odd_and_even_sizes(effl0_int8, size):
+    """The padding differs between odd and even sizes: int8 must follow."""
+    fp32_file, int8_file = effl0_int8
+    predictor = Predictor(fp32_file)
+    photos = sorted(str(p) for p in Path(fp32_file).parent.glob('*.jpg'))
+    x = np.stack([predictor.preprocess(photo)[:, :size, :size]
+                  for photo in photos])
+    fp32, int8 = (ort.InferenceSession(
+        path, providers=['CPUExecutionProvider']).run(None, {'input': x})[0]
+        for path in effl0_int8)
+    assert fp32.shape == int8.shape and fp32.std() > 0
+    assert np.corrcoef(fp32.ravel(), int8.ravel())[0, 1] > 0.95

@@ -4,7 +4,10 @@
 int8 one with onnxruntime's static quantizer: QDQ format (QuantizeLinear /
 DequantizeLinear pairs, which onnxruntime and OpenVINO both run as int8
 kernels), int8 weights per output channel, uint8 activations whose ranges
-are measured on calibration images. The images go through the model's own
+are measured on calibration images. For TF-style "same" padding
+(EfficientNet-Lite0), :mod:`~fruit_ext.apis.onnx_int8_graph` keeps the
+padding arithmetic in float and runs each Pad on the uint8 tensor, so the
+int8 graph stays in one piece. The images go through the model's own
 preprocessing, read from the fp32 file's metadata by the
 :class:`~fruit_ext.apis.predictor.Predictor` (the config's test pipeline,
 byte for byte), so calibration sees what inference will see. All metadata
@@ -27,13 +30,15 @@ from onnxruntime.quantization import (CalibrationDataReader,
                                       QuantType, quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from .onnx_int8_graph import (pad_in_integers, padding_arithmetic,
+                              unshare_constants)
 from .predictor import Predictor
 
 META_QUANTIZATION = 'fruit_ext.quantization'
-#: ops that get int8 kernels. Not every float op: EfficientNet-Lite0's
-#: TF-style "same" padding is float shape arithmetic (Sub, Div, Ceil, Mul)
-#: in the graph, and quantizing it shifted the padding (top-1 agreement
-#: with fp32 fell to chance).
+#: ops that get int8 kernels. The float shape arithmetic of TF-style
+#: "same" padding (Sub, Div, Ceil, Mul, Clip, Add on sizes) is also left
+#: out by node (``padding_arithmetic``): quantizing it shifted the padding
+#: (top-1 agreement with fp32 fell to chance).
 QUANTIZED_OPS = ('Conv', 'Gemm', 'MatMul', 'Add', 'GlobalAveragePool',
                  'Clip', 'Relu', 'Pad')
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -161,21 +166,28 @@ def quantize_onnx(fp32_file: str, out_file: str, images: Sequence[str],
         prepared = osp.join(tmp, 'prepared.onnx')
         # shape inference and graph folding first, as onnxruntime advises
         quant_pre_process(fp32_file, prepared, skip_symbolic_shape=True)
+        model = onnx.load(prepared)
+        excluded = padding_arithmetic(model)
+        unshare_constants(model, excluded)
+        onnx.save(model, prepared)
         quantize_static(
             prepared, out_file,
             ImageCalibrationReader(predictor, images),
             quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             calibrate_method=getattr(CalibrationMethod, method),
-            op_types_to_quantize=list(QUANTIZED_OPS))
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            nodes_to_exclude=sorted(excluded))
     fp32 = onnx.load(fp32_file, load_external_data=False)
     int8 = onnx.load(out_file)
+    integer_pads = pad_in_integers(int8)
     del int8.metadata_props[:]
     for entry in fp32.metadata_props:
         int8.metadata_props.add(key=entry.key, value=entry.value)
     int8.metadata_props.add(key=META_QUANTIZATION, value=json.dumps(dict(
         format='QDQ', weights='int8 per channel', activations='uint8',
-        calibration_images=len(images), method=method,
+        integer_pads=integer_pads, calibration_images=len(images),
+        method=method,
         source=osp.basename(fp32_file))))
     onnx.save(int8, out_file)
     return out_file
