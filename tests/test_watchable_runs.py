@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 from conftest import REPO, run, tiny_config
 from fruit_ext.engine.log_filters import quiet_console
+from fruit_ext.utils.cli import OPTIONS, add_options, tool_parser
 
 WATCHED = f'''
 _base_ = ['./tiny.py', {str(REPO / 'configs/_base_/early_stopping.py')!r},
@@ -194,6 +195,22 @@ def test_every_python_tool_documents_each_option():
                 problems.append(f'{tool}:{node.lineno} parser without '
                                 'ArgumentDefaultsHelpFormatter')
     assert not problems, '\n'.join(problems)
+
+
+
+def test_shared_options_are_documented_and_changed_per_tool():
+    assert [name for name, spec in OPTIONS.items()
+            if not spec.get('help')] == []
+    parser = tool_parser(__doc__)
+    add_options(parser, '--seed', '--workers', '--batch-size', seed=3,
+                batch_size=dict(default=None, help='none: the config\'s'))
+    assert vars(parser.parse_args([])) == dict(seed=3, workers=None,
+                                               batch_size=None)
+    assert parser.parse_args(['--workers', '2']).workers == 2
+    with pytest.raises(SystemExit):  # positive_int refuses 0
+        parser.parse_args(['--batch-size', '0'])
+    with pytest.raises(TypeError, match='seeds'):  # a typo is not ignored
+        add_options(tool_parser(None), '--seed', seeds=[1])
 
 
 SHELL_TOOLS = sorted(str(path.relative_to(REPO))

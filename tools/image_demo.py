@@ -17,7 +17,7 @@ from mmpretrain import inference_model
 from fruit_ext.apis import init_model, show_result_pyplot
 from fruit_ext.apis.work_dir import add_model_arguments
 from fruit_ext.datasets import BrokenImageError
-from fruit_ext.utils.cli import tool_parser
+from fruit_ext.utils.cli import add_options, tool_parser
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,7 +26,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('img', help='image file')
     add_model_arguments(parser)
     parser.add_argument('--out-file', help='write the drawn result here')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    add_options(parser, '--device')
     parser.add_argument(
         '--resize', type=int, default=384,
         help='short edge of the drawn picture, so labels stay legible')

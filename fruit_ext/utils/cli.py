@@ -5,8 +5,9 @@ of its docstring as description), the same checked number types, and the
 same one-line ``error: ...`` on a bad input instead of a traceback.
 """
 import argparse
-from typing import Callable, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Optional, Tuple, Type
 
+from mmengine.config import DictAction
 from rich.console import Console
 
 
@@ -102,3 +103,89 @@ def run_tool(body: Callable[[Console], int],
         console.print(f'[red]error:[/red] {error}', soft_wrap=True,
                       highlight=False)
         return error_code
+
+
+# One definition of each option that several tools take with one meaning;
+# a tool names those it takes (``add_options``) and sets its own default.
+OPTIONS: Dict[str, Dict[str, Any]] = {
+    'config': dict(metavar='CONFIG|WORK_DIR',
+                   help='config file, model-index name, or training work '
+                   'dir (its dumped config and best.pth)'),
+    'checkpoint': dict(nargs='?', help='checkpoint file (.pth or '
+                       '.safetensors); optional after a work dir'),
+    '--device': dict(default='cpu', help='torch device, e.g. cpu, cuda:0'),
+    '--cfg-options': dict(nargs='+', action=DictAction,
+                          help='override config settings, key=value '
+                          '(e.g. data_root=DIR)'),
+    '--batch-size': dict(type=positive_int, default=32,
+                         help='images per batch'),
+    '--threads': dict(type=positive_int, help='torch (or onnxruntime) '
+                      'threads (none: the library default)'),
+    '--workers': dict(type=int, help='worker processes (none: all CPUs)'),
+    '--min-size': dict(type=int, default=224,
+                       help='report images with a smaller side (pixels)'),
+    '--near-threshold': dict(type=int, help='Hamming distance (of 64 bits) '
+                             'of the near-duplicate hashes'),
+    '--seed': dict(type=int, default=0,
+                   help='random seed: the same seed gives the same result'),
+    '--checkpoint': dict(help="weights (none: the config's load_from)"),
+    # benchmarks (tools/benchmark/)
+    '--work-dir': dict(help='data, runs and results live here'),
+    '--seeds': dict(nargs='+', type=int, default=[0, 1, 2],
+                    help='seeds (images and training randomness), one run '
+                    'each'),
+    '--size': dict(type=int, default=64, help='input size in pixels'),
+    '--epochs': dict(type=int, default=5, help='training epochs per run'),
+    '--jobs': dict(type=int, default=2,
+                   help='runs at a time (1 thread each)'),
+    '--repeats': dict(type=int, default=5,
+                      help='timed rounds per case; the median is reported'),
+    '--warmup': dict(type=int, default=2,
+                     help='untimed rounds before the timed ones'),
+    # switches, off unless given
+    **{flag: dict(action='store_true', help=text) for flag, text in (
+        ('--force', 'write into a non-empty output folder'),
+        ('--overwrite', 'replace an output that exists'),
+        ('--report-only', 'train nothing, report the runs on disk'),
+        ('--write-docs', 'also write the section of docs/benchmarks.md'))},
+    # what tools/demo/serve.py batches by, and the load test passes on
+    '--max-batch': dict(type=positive_int, default=16,
+                        help='server: most images per forward pass'),
+    '--max-wait-ms': dict(type=float, default=10.0,
+                          help='server: how long a request waits for '
+                          'others to batch with'),
+    # a Fashion-MNIST export (tools/dataset/export_fashion_mnist.py)
+    '--source': dict(help='Fashion-MNIST folder with the *-idx*-ubyte.gz '
+                     'files (none: /usr/share/datasets/fashion-mnist)'),
+    # images per class of each split ("0: none" for test: optional)
+    **{f'--{split}-per-class': dict(type=int, default=default,
+                                    help=f'{split} images per class{note}')
+       for split, default, note in (('train', 100, ''), ('val', 50, ''),
+                                    ('test', 0, ' (0: none)'))},
+}
+
+
+def add_options(parser: argparse.ArgumentParser, *names: str,
+                options: Optional[Dict[str, Dict[str, Any]]] = None,
+                **changes: Any) -> None:
+    """Add shared options to a tool's parser, in the order named.
+
+    Args:
+        parser: The tool's argument parser (or an argument group).
+        *names: Keys of ``options``, e.g. ``'--seed', '--threads'``.
+        options: The definitions (default: ``OPTIONS``).
+        **changes: Per option, by its destination (``batch_size``): a new
+            default, or a dict of argparse settings that replace the
+            shared ones (e.g. ``dict(default=None, help=...)``).
+
+    Example:
+        >>> add_options(parser, '--seed', '--workers', workers=4)
+    """
+    options = OPTIONS if options is None else options
+    for name in names:
+        change = changes.pop(name.lstrip('-').replace('-', '_'), {})
+        if not isinstance(change, dict):
+            change = dict(default=change)
+        parser.add_argument(name, **{**options[name], **change})
+    if changes:
+        raise TypeError(f'add_options: {sorted(changes)} not among {names}')

@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
@@ -36,7 +36,7 @@ from fruit_ext.engine.logits import collect_logits
 from fruit_ext.engine.resolve_config import resolve_config
 from fruit_ext.evaluation.calibration import (DEFAULT_SCORE, SCORES,
                                               fit_calibration)
-from fruit_ext.utils.cli import tool_parser
+from fruit_ext.utils.cli import add_options, tool_parser
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,8 +45,7 @@ def parse_args() -> argparse.Namespace:
     add_model_arguments(parser)
     parser.add_argument('--out', help='calibrated checkpoint to write '
                         '(default: <checkpoint>_calibrated beside it)')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace --out if it exists')
+    add_options(parser, '--overwrite')
     parser.add_argument('--score', choices=SCORES, default=DEFAULT_SCORE,
                         help='"unknown" score (docs/inference.md compares '
                         'them)')
@@ -54,9 +53,7 @@ def parse_args() -> argparse.Namespace:
                         help='share of in-class val images to accept')
     parser.add_argument('--split', default='val',
                         help='split to fit on (never the test split)')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='config overrides, e.g. data_root=DIR')
+    add_options(parser, '--device', '--cfg-options')
     return parser.parse_args()
 
 

@@ -21,7 +21,7 @@ from typing import List, Tuple
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from rich.progress import track
@@ -32,7 +32,7 @@ from fruit_ext.apis.work_dir import (WorkDirError, add_model_arguments,
                                      resolve_model_files)
 from fruit_ext.engine.resolve_config import resolve_config
 from fruit_ext.evaluation import write_eval_report
-from fruit_ext.utils.cli import tool_parser
+from fruit_ext.utils.cli import add_options, tool_parser
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,10 +46,9 @@ def parse_args() -> argparse.Namespace:
                         'eval_report_<split>')
     parser.add_argument('--num-mistakes', type=int, default=16,
                         help='worst mistakes to show in the report')
-    parser.add_argument('--batch-size', type=int, help='override the config')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='config overrides, as for mim test')
+    add_options(parser, '--batch-size', '--device', '--cfg-options',
+                batch_size=dict(default=None, help="images per batch (none: "
+                                "the config's)"))
     return parser.parse_args()
 
 

@@ -40,7 +40,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import common  # noqa: E402
 from calibration_runs import LOGITS, run_one  # noqa: E402
 from calibration_report import markdown  # noqa: E402
-from fruit_ext.utils.cli import tool_parser
+from fruit_ext.utils.cli import add_options, tool_parser
 
 HOLDOUT = ['06_Shirt', '08_Bag']
 SECTION = '## Calibration, unknown, TTA'
@@ -49,31 +49,18 @@ SECTION = '## Calibration, unknown, TTA'
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = tool_parser(__doc__)
-    parser.add_argument('--work-dir', default='work_dirs/calibration_real',
-                        help='runs, logits and the export live here')
-    parser.add_argument('--source', help='Fashion-MNIST IDX folder')
+    add_options(parser, '--work-dir', '--source',
+                work_dir='work_dirs/calibration_real')
     common.add_run_arguments(parser)
-    parser.add_argument('--batch-size', type=int, default=32,
-                        help='training batch size')
-    parser.add_argument('--train-per-class', type=int, default=50,
-                        help='training images per class')
-    parser.add_argument('--val-per-class', type=int, default=100,
-                        help='val images per class (fit the temperature '
-                        'and threshold)')
-    parser.add_argument('--test-per-class', type=int, default=1000,
-                        help='test images per class (1000: the whole test '
-                        'file)')
+    add_options(parser, '--batch-size', '--train-per-class',
+                '--val-per-class', '--test-per-class', train_per_class=50,
+                val_per_class=100, test_per_class=1000)
     parser.add_argument('--holdout', nargs=2, default=HOLDOUT,
                         metavar=('NEAR', 'FAR'),
                         help='class folders held out in the known8 runs')
     parser.add_argument('--accept', type=float, default=0.95,
                         help='val acceptance the threshold is chosen for')
-    parser.add_argument('--jobs', type=int, default=2,
-                        help='runs at a time')
-    parser.add_argument('--report-only', action='store_true',
-                        help='train nothing, report the runs on disk')
-    parser.add_argument('--write-docs', action='store_true',
-                        help='also write the section of docs/benchmarks.md')
+    add_options(parser, '--jobs', '--report-only', '--write-docs')
     args = parser.parse_args(argv)
     args.imbalance = 1.0
     return args

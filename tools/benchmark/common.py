@@ -246,13 +246,10 @@ def add_run_arguments(parser) -> None:
     Args:
         parser: The benchmark's argument parser.
     """
-    parser.add_argument('--checkpoint',
-                        default='checkpoints/efficientnet-lite0_in1k.pth',
-                        help='ImageNet EfficientNet-Lite0 (from tools/'
-                        'model_converters/efficientnet_lite0.py)')
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
-                        help='seeds (images and training randomness)')
-    parser.add_argument('--size', type=int, default=64,
-                        help='input size in pixels')
-    parser.add_argument('--epochs', type=int, default=5,
-                        help='training epochs per run')
+    # imported here: the report-only tools that use common stay light
+    from fruit_ext.utils.cli import add_options
+    add_options(parser, '--checkpoint', '--seeds', '--size', '--epochs',
+                checkpoint=dict(
+                    default='checkpoints/efficientnet-lite0_in1k.pth',
+                    help='ImageNet EfficientNet-Lite0 (from tools/'
+                    'model_converters/efficientnet_lite0.py)'))

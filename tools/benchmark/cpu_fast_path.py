@@ -27,21 +27,19 @@ from common import add_run_arguments, export  # noqa: E402
 from finetune_real import build_config  # noqa: E402
 from finetune_runs import RESULT, run_safely  # noqa: E402
 
+from fruit_ext.utils.cli import add_options, tool_parser  # noqa: E402
+
 MODES = ('fp32', 'fast')
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--work-dir', default='work_dirs/fast_path',
-                        help='runs live here')
+    parser = tool_parser(__doc__)
+    add_options(parser, '--work-dir', work_dir='work_dirs/fast_path')
     parser.add_argument('--data-dir', default='work_dirs/finetune_real',
                         help='where finetune_real.py exports (shared)')
     add_run_arguments(parser)
-    parser.add_argument('--jobs', type=int, default=2,
-                        help='runs at a time')
+    add_options(parser, '--jobs')
     args = parser.parse_args()
     args.__dict__.update(train_per_class=50, val_per_class=20,
                          test_per_class=1000, batch_size=32, imbalance=1,

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 
 import fruit_ext  # noqa: F401  (registers the transforms)
 from fruit_ext.datasets.shrink import shrink_image
-from fruit_ext.utils.cli import tool_parser
+from fruit_ext.utils.cli import add_options, tool_parser
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PHOTOS_DIR = '/usr/share/doc/opencv-doc/examples/data'
@@ -56,13 +56,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--photos-dir', default=PHOTOS_DIR,
                         help='folder holding the source photos '
                         '(Debian/Ubuntu package opencv-doc)')
-    parser.add_argument('--repeats', type=int, default=5,
-                        help='timed rounds; medians are reported')
+    add_options(parser, '--repeats')
     parser.add_argument('--samples', type=int, default=32,
                         help='images per round and configuration')
-    parser.add_argument('--workers', type=int,
-                        default=min(4, os.cpu_count() or 1),
-                        help='DataLoader workers for the img/s figures')
+    add_options(parser, '--workers', workers=min(4, os.cpu_count() or 1))
     parser.add_argument('--shrink-side', type=int, default=640,
                         help='longest side of the pre-shrunk copy')
     parser.add_argument('--quality', type=int, default=90,

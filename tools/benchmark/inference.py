@@ -26,6 +26,7 @@ from mmengine.config import Config
 from mmpretrain.apis import get_model
 
 from fruit_ext.apis import export_onnx, max_logit_difference, preprocess_spec
+from fruit_ext.utils.cli import add_options, tool_parser
 
 PHOTO_DIR = '/usr/share/doc/opencv-doc/examples/data'  # Debian opencv-doc
 PHOTOS = ('orange.jpg', 'apple.jpg', 'fruits.jpg', 'baboon.jpg',
@@ -34,9 +35,7 @@ PHOTOS = ('orange.jpg', 'apple.jpg', 'fruits.jpg', 'baboon.jpg',
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('--config', default='configs/mobilenet-v2_fruit.py',
                         help='config of the model to time')
     parser.add_argument('--checkpoint',
@@ -51,10 +50,7 @@ def parse_args() -> argparse.Namespace:
                         default=sorted({1, os.cpu_count()}),
                         help='intra-op thread counts to compare, applied to '
                         'both runtimes')
-    parser.add_argument('--repeats', type=int, default=15,
-                        help='timed rounds per case; the median is reported')
-    parser.add_argument('--warmup', type=int, default=2,
-                        help='untimed rounds first')
+    add_options(parser, '--repeats', '--warmup', repeats=15)
     return parser.parse_args()
 
 

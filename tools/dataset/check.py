@@ -18,7 +18,7 @@ from fruit_ext.datasets.check import check_dataset, print_summary
 from fruit_ext.datasets.duplicates import DEFAULT_THRESHOLD
 from fruit_ext.datasets.class_counts import plot_counts
 from fruit_ext.datasets.quarantine import quarantine, restore
-from fruit_ext.utils.cli import run_tool, tool_parser
+from fruit_ext.utils.cli import add_options, run_tool, tool_parser
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,13 +27,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         'root', nargs='?',
         help='dataset root: ROOT/{train,val[,test]}/<class>/ or ROOT/<class>/')
-    parser.add_argument('--min-size', type=int, default=224,
-                        help='report images with a smaller side')
+    add_options(parser, '--min-size')
     parser.add_argument('--imbalance', type=float, default=10.0,
                         help='warn when the largest class has more than this '
                         'many times the images of the smallest')
-    parser.add_argument('--workers', type=int, default=None,
-                        help='decoding processes (none: all CPUs)')
+    add_options(parser, '--workers')
     parser.add_argument('--report', default=None,
                         help='JSON report (none: ROOT/check_report.json; '
                         'the chart goes next to it as .png)')
@@ -45,10 +43,8 @@ def parse_args() -> argparse.Namespace:
                         help='near-duplicate groups that span splits or '
                         'carry different labels: errors (exit 1), warnings, '
                         'or not looked for')
-    parser.add_argument('--near-threshold', type=int,
-                        default=DEFAULT_THRESHOLD,
-                        help='Hamming distance (of 64 bits) of the '
-                        'near-duplicate hashes')
+    add_options(parser, '--near-threshold',
+                near_threshold=DEFAULT_THRESHOLD)
     parser.add_argument('--restore', metavar='DIR', default=None,
                         help='put the files quarantined in DIR back')
     args = parser.parse_args()

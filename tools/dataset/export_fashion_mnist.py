@@ -34,6 +34,8 @@ from mmpretrain.datasets.utils import open_maybe_compressed_file
 from PIL import Image
 from rich.progress import track
 
+from fruit_ext.utils.cli import add_options, tool_parser
+
 CLASSES = ('T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal',
            'Shirt', 'Sneaker', 'Bag', 'Ankle_boot')
 FOLDERS = tuple(f'{index:02d}_{name}' for index, name in enumerate(CLASSES))
@@ -161,24 +163,13 @@ def write_split(out: str, split: str, images: np.ndarray,
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('out', help='dataset root to write')
-    parser.add_argument('--source', default=DEFAULT_SOURCE,
-                        help='folder with the *-idx*-ubyte.gz files')
-    parser.add_argument('--train-per-class', type=int, default=100,
-                        help='training images per class')
-    parser.add_argument('--val-per-class', type=int, default=50,
-                        help='validation images per class')
-    parser.add_argument('--test-per-class', type=int, default=0,
-                        help='images per class from the test file (0: none)')
+    add_options(parser, '--source', '--train-per-class', '--val-per-class',
+                '--test-per-class', source=DEFAULT_SOURCE)
     parser.add_argument('--imbalance', type=float, default=1.0,
                         help='largest / smallest training class (e.g. 10)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the image draw')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace an existing export in OUT')
+    add_options(parser, '--seed', '--overwrite')
     return parser.parse_args()
 
 

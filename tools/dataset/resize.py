@@ -13,7 +13,8 @@ import sys
 from rich.console import Console
 
 from fruit_ext.datasets.shrink import shrink_dataset
-from fruit_ext.utils.cli import int_in_range, run_tool, tool_parser
+from fruit_ext.utils.cli import (add_options, int_in_range, run_tool,
+                                  tool_parser)
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,10 +28,7 @@ def parse_args() -> argparse.Namespace:
                         help='longest side of the results, >= 1')
     parser.add_argument('--quality', type=int_in_range(1, 100), default=90,
                         help='JPEG/WebP quality, 1-100')
-    parser.add_argument('--workers', type=int, default=None,
-                        help='processes (none: all CPUs)')
-    parser.add_argument('--force', action='store_true',
-                        help='write into a non-empty output folder')
+    add_options(parser, '--workers', '--force')
     return parser.parse_args()
 
 

@@ -23,7 +23,7 @@ from fruit_ext.datasets.duplicates import DEFAULT_THRESHOLD
 from fruit_ext.datasets.health.groups import (burst_groups, merge_groups,
                                               near_duplicate_groups)
 from fruit_ext.datasets.split import apply_split, plan_split
-from fruit_ext.utils.cli import run_tool, tool_parser
+from fruit_ext.utils.cli import add_options, run_tool, tool_parser
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,8 +34,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--ratio', type=float, nargs='+', default=[0.8, 0.2],
         metavar='R', help='train val [test] fractions')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='same seed, same split')
+    add_options(parser, '--seed')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--symlink', action='store_true',
                       help='link to the source files instead of copying')
@@ -43,19 +42,14 @@ def parse_args() -> argparse.Namespace:
                       help='move the source files (changes the source)')
     parser.add_argument('--no-near-dups', action='store_true',
                         help='do not keep near-duplicates in one split')
-    parser.add_argument('--near-threshold', type=int,
-                        default=DEFAULT_THRESHOLD,
-                        help='Hamming distance (of 64 bits) of the '
-                        'near-duplicate hashes')
+    add_options(parser, '--near-threshold',
+                near_threshold=DEFAULT_THRESHOLD)
     parser.add_argument('--group-by', nargs=2, metavar=('exif-time', 'S'),
                         help='also keep photos of a class taken within S '
                         'seconds of each other (EXIF time) in one split')
-    parser.add_argument('--workers', type=int, default=1,
-                        help='hashing processes')
     parser.add_argument('--dry-run', action='store_true',
                         help='print the counts, write nothing')
-    parser.add_argument('--force', action='store_true',
-                        help='write into a non-empty output folder')
+    add_options(parser, '--workers', '--force', workers=1)
     args = parser.parse_args()
     if args.group_by:
         try:
