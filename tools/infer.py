@@ -33,11 +33,12 @@ from rich.table import Table
 from fruit_ext.apis import (BatchInferencer, Prediction, collect_images,
                             draw_prediction, load_rgb, write_predictions)
 from fruit_ext.apis.image_inputs import Problem
-from fruit_ext.apis.work_dir import WorkDirError
+from fruit_ext.apis.work_dir import (WorkDirError, add_model_input_arguments,
+                                     split_model_inputs)
 from fruit_ext.compat.checkpoint import (CorruptCheckpointError,
                                          UntrustedCheckpointError)
 from fruit_ext.engine.checkpoint_fit import CheckpointMismatchError
-from fruit_ext.utils.cli import positive_int, probability
+from fruit_ext.utils.cli import add_options, positive_int, probability
 
 #: Model files that cannot be used: reported in one line, exit code 1.
 MODEL_FILE_ERRORS = (CheckpointMismatchError, WorkDirError,
@@ -45,25 +46,16 @@ MODEL_FILE_ERRORS = (CheckpointMismatchError, WorkDirError,
                      FileNotFoundError, ValueError)
 
 
-CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.safetensors')
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (positionals are split by :func:`split_models`)."""
+    """The argument parser (positionals are split by
+    :func:`split_model_inputs`)."""
     parser = argparse.ArgumentParser(
         description='Top-k predictions for images, folders (recursive), '
         'glob patterns or .txt path lists.',
         usage='%(prog)s {CONFIG CHECKPOINT | WORK_DIR [CHECKPOINT] | '
         'CHECKPOINT} INPUT... [options]',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('model', metavar='CONFIG|WORK_DIR|CHECKPOINT',
-                        help='config file, model-index name, training work '
-                        'dir (its dumped config and best.pth), or a '
-                        'checkpoint alone (the config it stores)')
-    parser.add_argument('rest', nargs='+', metavar='[CHECKPOINT] INPUT',
-                        help='checkpoint (.pth or .safetensors; optional '
-                        'after a work dir), then images, folders, glob '
-                        'patterns or .txt lists')
+    add_model_input_arguments(parser)
     parser.add_argument('--out', help='write predictions to a .csv or .json')
     parser.add_argument('--show-dir',
                         help='write each image with its prediction here')
@@ -80,42 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation: average the logits of '
                         'each image and its mirror image')
-    parser.add_argument('--batch-size', type=positive_int, default=32,
-                        help='images per forward pass')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    add_options(parser, '--batch-size', '--device')
     return parser
-
-
-def split_models(parser: argparse.ArgumentParser,
-                 args: argparse.Namespace) -> None:
-    """Set ``args.checkpoint`` and ``args.inputs`` from the positionals.
-
-    ``CONFIG CHECKPOINT INPUT...`` keeps its meaning; after a work dir the
-    checkpoint is optional (taken when the next argument is a .pth or
-    .safetensors path); a checkpoint alone (it stores its training config)
-    is followed by inputs only.
-    """
-    rest = list(args.rest)
-    if args.model.lower().endswith('.onnx'):
-        parser.error(f'{args.model} is an ONNX model: run it with the ONNX '
-                     f'Predictor (python fruit_ext/apis/predictor.py '
-                     f'{args.model} INPUT...); this tool takes a config, a '
-                     'work dir or a checkpoint')
-    alone = os.path.isfile(args.model) and \
-        args.model.lower().endswith(CHECKPOINT_SUFFIXES)
-    if alone:  # a checkpoint that stores its own training config
-        has_checkpoint = False
-    elif os.path.isdir(args.model):
-        has_checkpoint = rest[0].lower().endswith(CHECKPOINT_SUFFIXES)
-    else:
-        has_checkpoint = True
-        if len(rest) < 2:
-            parser.error(f'{args.model} is not a work dir, so a CHECKPOINT '
-                         'and at least one INPUT must follow it')
-    args.checkpoint = rest.pop(0) if has_checkpoint else None
-    if not rest:
-        parser.error('no INPUT given: pass images, folders, globs or lists')
-    args.inputs = rest
 
 
 def check_device(parser: argparse.ArgumentParser, device: str) -> None:
@@ -165,7 +123,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Command-line arguments, all checked before any model is loaded."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    split_models(parser, args)
+    split_model_inputs(parser, args)
     check_device(parser, args.device)
     check_outputs(parser, args)
     return args

@@ -14,6 +14,8 @@ from typing import List, Optional, Tuple, Union
 
 from mmengine.config import Config
 
+from fruit_ext.utils.cli import add_options
+
 #: Checkpoint names tried first, in order.
 STABLE_NAMES = ('best.pth', 'best.safetensors')
 #: Files taken as checkpoints (a checkpoint alone also gives its config).
@@ -158,9 +160,57 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     Args:
         parser: The tool's argument parser.
     """
-    parser.add_argument('config', metavar='CONFIG|WORK_DIR',
-                        help='config file, model-index name, or training '
-                        'work dir (its dumped config and best.pth)')
-    parser.add_argument('checkpoint', nargs='?',
-                        help='checkpoint file (.pth or .safetensors); '
-                        'optional after a work dir')
+    add_options(parser, 'config', 'checkpoint')
+
+
+def add_model_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``MODEL [CHECKPOINT] INPUT...`` positionals of the tools that
+    predict (split by :func:`split_model_inputs`).
+
+    Args:
+        parser: The tool's argument parser.
+    """
+    parser.add_argument('model', metavar='CONFIG|WORK_DIR|CHECKPOINT',
+                        help='config file, model-index name, training work '
+                        'dir (its dumped config and best.pth), or a '
+                        'checkpoint alone (the config it stores)')
+    parser.add_argument('rest', nargs='+', metavar='[CHECKPOINT] INPUT',
+                        help='checkpoint (.pth or .safetensors; optional '
+                        'after a work dir), then images, folders, glob '
+                        'patterns or .txt lists')
+
+
+def split_model_inputs(parser: argparse.ArgumentParser,
+                       args: argparse.Namespace) -> None:
+    """Set ``args.checkpoint`` and ``args.inputs`` from the positionals.
+
+    ``CONFIG CHECKPOINT INPUT...`` keeps its meaning; after a work dir the
+    checkpoint is optional (taken when the next argument is a .pth or
+    .safetensors path); a checkpoint alone (it stores its training config)
+    is followed by inputs only.
+
+    Args:
+        parser: The parser (its ``error`` reports a bad combination).
+        args: Parsed arguments, with ``model`` and ``rest``.
+    """
+    rest = list(args.rest)
+    if args.model.lower().endswith('.onnx'):
+        parser.error(f'{args.model} is an ONNX model: run it with the ONNX '
+                     f'Predictor (python fruit_ext/apis/predictor.py '
+                     f'{args.model} INPUT...); this tool takes a config, a '
+                     'work dir or a checkpoint')
+    alone = osp.isfile(args.model) and \
+        args.model.lower().endswith(CHECKPOINT_SUFFIXES)
+    if alone:  # a checkpoint that stores its own training config
+        has_checkpoint = False
+    elif osp.isdir(args.model):
+        has_checkpoint = rest[0].lower().endswith(CHECKPOINT_SUFFIXES)
+    else:
+        has_checkpoint = True
+        if len(rest) < 2:
+            parser.error(f'{args.model} is not a work dir, so a CHECKPOINT '
+                         'and at least one INPUT must follow it')
+    args.checkpoint = rest.pop(0) if has_checkpoint else None
+    if not rest:
+        parser.error('no INPUT given: pass images, folders, globs or lists')
+    args.inputs = rest

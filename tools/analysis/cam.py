@@ -3,6 +3,7 @@
     python tools/analysis/cam.py CONFIG CHECKPOINT IMG... --out-dir DIR
         [--label N] [--target-layer NAME] [--device cpu]
     python tools/analysis/cam.py WORK_DIR [CHECKPOINT] IMG... --out-dir DIR
+    python tools/analysis/cam.py CHECKPOINT IMG... --out-dir DIR
 
 For each image, ``DIR/<image name>_cam.png`` (the size of the image) shows
 the heat map of the predicted class (or ``--label``) at the last feature map
@@ -21,34 +22,25 @@ from PIL import Image
 from fruit_ext.apis.batch_inference import BatchInferencer
 from fruit_ext.apis.image_core import BrokenImageError, load_rgb
 from fruit_ext.apis.image_inputs import collect_images
-from fruit_ext.apis.work_dir import WorkDirError
-from fruit_ext.utils.cli import tool_parser
+from fruit_ext.apis.work_dir import (WorkDirError, add_model_input_arguments,
+                                     split_model_inputs)
+from fruit_ext.utils.cli import add_options, tool_parser
 from fruit_ext.visualization.cam import find_target_layer, grad_cam_overlay
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
     parser = tool_parser(__doc__)
-    parser.add_argument('model', metavar='CONFIG|WORK_DIR',
-                        help='config file or training work dir')
-    parser.add_argument('rest', nargs='+', metavar='[CHECKPOINT] IMG',
-                        help='checkpoint (optional after a work dir), then '
-                        'images, folders or glob patterns')
+    add_model_input_arguments(parser)
     parser.add_argument('--out-dir', required=True,
                         help='folder for the heat-map pictures')
     parser.add_argument('--label', type=int,
                         help='class index to explain (default: predicted)')
     parser.add_argument('--target-layer', help='module name (default: the '
                         "backbone's last feature map)")
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    add_options(parser, '--device')
     args = parser.parse_args()
-    rest = list(args.rest)
-    takes_checkpoint = not osp.isdir(args.model) or rest[0].lower().endswith(
-        ('.pth', '.safetensors'))
-    args.checkpoint = rest.pop(0) if takes_checkpoint else None
-    if not rest:
-        parser.error('no IMG given')
-    args.images = rest
+    split_model_inputs(parser, args)
     return args
 
 
@@ -63,7 +55,7 @@ def main() -> int:
     except (WorkDirError, ValueError, FileNotFoundError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
-    paths, missing = collect_images(args.images)
+    paths, missing = collect_images(args.inputs)
     predictions, unreadable = inferencer.predict(paths, topk=1,
                                                  progress=False)
     os.makedirs(args.out_dir, exist_ok=True)
