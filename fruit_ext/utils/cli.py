@@ -148,12 +148,6 @@ OPTIONS: Dict[str, Dict[str, Any]] = {
         ('--overwrite', 'replace an output that exists'),
         ('--report-only', 'train nothing, report the runs on disk'),
         ('--write-docs', 'also write the section of docs/benchmarks.md'))},
-    # what tools/demo/serve.py batches by, and the load test passes on
-    '--max-batch': dict(type=positive_int, default=16,
-                        help='server: most images per forward pass'),
-    '--max-wait-ms': dict(type=float, default=10.0,
-                          help='server: how long a request waits for '
-                          'others to batch with'),
     # a Fashion-MNIST export (tools/dataset/export_fashion_mnist.py)
     '--source': dict(help='Fashion-MNIST folder with the *-idx*-ubyte.gz '
                      'files (none: /usr/share/datasets/fashion-mnist)'),

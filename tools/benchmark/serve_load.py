@@ -16,6 +16,7 @@ Example (figures in docs/inference.md, "Web page and HTTP API")::
 """
 import argparse
 import asyncio
+import importlib.util
 import io
 import json
 import os
@@ -40,6 +41,15 @@ MAX_BYTES = 2_000_000
 MAX_PIXELS = 1_000_000
 
 
+def serve_module():
+    """tools/demo/serve.py as a module (without importing torch): the
+    server's options are defined there."""
+    spec = importlib.util.spec_from_file_location('serve', SERVE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse command-line arguments."""
     parser = argparse.ArgumentParser(
@@ -61,12 +71,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'start')
     parser.add_argument('--time-limit', type=float, default=900,
                         help='seconds per backend, then no new requests')
-    parser.add_argument('--max-batch', type=int, default=16,
-                        help='server: most images per forward pass')
-    parser.add_argument('--max-wait-ms', type=float, default=10,
-                        help='server: batching wait')
-    parser.add_argument('--threads', type=int, default=1,
-                        help='inference threads of the server')
+    serve_module().add_server_options(
+        parser.add_argument_group('server (tools/demo/serve.py)'), threads=1)
     parser.add_argument('--out', help='write the results as JSON here')
     args = parser.parse_args(argv)
     if not args.model and not args.onnx:

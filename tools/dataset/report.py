@@ -17,7 +17,7 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
+from fruit_ext.utils.cli import add_options, tool_parser
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
                             'analysis'))
@@ -25,24 +25,17 @@ sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
 
 def parse_args() -> argparse.Namespace:
     """Command-line arguments."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('root', help='dataset root: ROOT/{train,val[,test]}/'
                         '<class>/ or ROOT/<class>/')
     parser.add_argument('--out', default='report', help='output folder')
-    parser.add_argument('--min-size', type=int, default=224,
-                        help='images with a smaller side are tiny')
-    parser.add_argument('--workers', type=int, default=None,
-                        help='decoding processes (none: all CPUs)')
+    add_options(parser, '--min-size', '--workers')
     parser.add_argument('--config', help='also probe this model and find '
                         'label issues (data_root set to ROOT)')
-    parser.add_argument('--checkpoint', help="weights (default: the config's "
-                        'load_from)')
+    add_options(parser, '--checkpoint')
     parser.add_argument('--folds', type=int, default=5,
                         help='folds of the label-issue finder')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    add_options(parser, '--cfg-options')
     return parser.parse_args()
 
 

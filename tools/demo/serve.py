@@ -21,6 +21,25 @@ from typing import Optional, Sequence
 os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'  # before gradio is imported
 
 
+def add_server_options(parser: argparse.ArgumentParser,
+                       threads: Optional[int] = None) -> None:
+    """Threads and batching: also the load test's options
+    (tools/benchmark/serve_load.py starts this server with them).
+
+    Args:
+        parser: The argument parser.
+        threads: Default of ``--threads`` (None: the library's).
+    """
+    parser.add_argument('--threads', type=int, default=threads,
+                        help='torch / onnxruntime threads (none: the '
+                        'library default)')
+    parser.add_argument('--max-batch', type=int, default=16,
+                        help='most images per forward pass')
+    parser.add_argument('--max-wait-ms', type=float, default=10.0,
+                        help='how long a request waits for others to batch '
+                        'with')
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse command-line arguments."""
     parser = argparse.ArgumentParser(
@@ -38,13 +57,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--port', type=int, default=7860,
                         help='port')
     parser.add_argument('--device', default='cpu', help='torch device')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch / onnxruntime threads (library default)')
-    parser.add_argument('--max-batch', type=int, default=16,
-                        help='most images per forward pass')
-    parser.add_argument('--max-wait-ms', type=float, default=10.0,
-                        help='how long a request waits for others to batch '
-                        'with')
+    add_server_options(parser)
     parser.add_argument('--max-bytes', type=int, default=20 * 1024 * 1024,
                         help='largest upload in bytes')
     parser.add_argument('--max-pixels', type=int, default=40_000_000,
