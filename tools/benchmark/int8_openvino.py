@@ -13,6 +13,9 @@ pipeline. Speed: one preprocessed image at each ``--sizes`` side, batch 1,
 repeat (so load hits them alike), median images/s. Accuracy: the
 fine-tuned EfficientNet-Lite0 on the whole Fashion-MNIST test file (or
 ``--test-per-class``), all four settings on the same preprocessed arrays.
+Where the time goes: onnxruntime's own profiler on each model at the first
+``--sizes`` side, fp32 and int8, time per convolution kind (depthwise or
+dense, kernel, stride) and per other op, written beside the figures.
 
 Example (about 15 minutes on 2 busy cores)::
 
@@ -28,6 +31,7 @@ import time
 from typing import Callable, Dict, List
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from fruit_ext.apis.onnx_export import export_onnx, preprocess_spec
@@ -69,8 +73,7 @@ def parse_args() -> argparse.Namespace:
 
 def sessions(fp32: str, int8: str) -> Dict[str, Callable]:
     """One-thread inference functions ``batch -> logits`` per setting."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options = session_options()
     runs = {}
     for name, path in (('fp32', fp32), ('int8', int8)):
         session = ort.InferenceSession(path, options,
@@ -81,6 +84,55 @@ def sessions(fp32: str, int8: str) -> Dict[str, Callable]:
         runs[f'OpenVINO {name}'] = (
             lambda x, s=vino: s.run(None, {'input': x})[0])
     return runs
+
+
+def session_options() -> ort.SessionOptions:
+    """One thread, every graph optimisation (fp32 and int8 alike)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    return options
+
+
+def op_profile(path: str, size: int, runs: int = 50) -> Dict[str, float]:
+    """Microseconds per image of each op kind, from onnxruntime's profiler.
+
+    Convolutions are split by kind ('Conv 3x3/2 depthwise', ...) so fp32
+    and int8 can be compared layer type by layer type.
+    """
+    options = session_options()
+    options.enable_profiling = True
+    options.profile_file_prefix = osp.splitext(path)[0] + '_profile'
+    optimized = osp.splitext(path)[0] + '_optimized.onnx'
+    options.optimized_model_filepath = optimized
+    session = ort.InferenceSession(path, options,
+                                   providers=['CPUExecutionProvider'])
+    x = np.random.default_rng(0).standard_normal(
+        (1, 3, size, size)).astype(np.float32)
+    for _ in range(runs):
+        session.run(None, {'input': x})
+    trace = session.end_profiling()
+    with open(trace) as file:
+        events = json.load(file)
+    os.remove(trace)
+    kinds = {}
+    for node in onnx.load(optimized).graph.node:
+        if node.op_type in ('Conv', 'QLinearConv', 'FusedConv'):
+            attr = {a.name: onnx.helper.get_attribute_value(a)
+                    for a in node.attribute}
+            kernel = attr.get('kernel_shape', [0])[0]
+            stride = attr.get('strides', [1])[0]
+            kind = 'depthwise' if attr.get('group', 1) > 1 else 'dense'
+            kinds[node.name] = f'Conv {kernel}x{kernel}/{stride} {kind}'
+    times: Dict[str, float] = {}
+    for event in events:
+        if event.get('cat') == 'Node' and event['name'].endswith(
+                '_kernel_time'):
+            name = event['name'][:-len('_kernel_time')]
+            kind = kinds.get(name, event['args']['op_name'])
+            times[kind] = times.get(kind, 0.0) + event['dur'] / runs
+    return times
 
 
 def export_pair(config: str, checkpoint, out: str, calib: List[str]):
@@ -120,7 +172,10 @@ def reestimate_bn(model, predictor: Predictor, images: List[str]) -> None:
 
 
 def speed(runs: Dict[str, Callable], x: np.ndarray, repeats: int) -> Dict:
-    """Median images/s of each setting, timed in turn."""
+    """Median images/s of each setting, timed in turn, and the median of
+    each repeat's speed-up over ONNX Runtime fp32 (``... / fp32``): the
+    runs of one repeat are milliseconds apart, so other processes' load
+    hits them alike even when it moves single timings 2-3x."""
     times: Dict[str, List[float]] = {name: [] for name in runs}
     for i in range(repeats + 5):
         for name, run in runs.items():
@@ -128,7 +183,11 @@ def speed(runs: Dict[str, Callable], x: np.ndarray, repeats: int) -> Dict:
             run(x)
             if i >= 5:  # warm-up
                 times[name].append(time.perf_counter() - start)
-    return {name: 1 / float(np.median(t)) for name, t in times.items()}
+    base = np.array(times[SETTINGS[0]])
+    result = {name: 1 / float(np.median(t)) for name, t in times.items()}
+    result.update({f'{name} / fp32': float(np.median(base / np.array(t)))
+                   for name, t in times.items() if name != SETTINGS[0]})
+    return result
 
 
 def accuracy(runs: Dict[str, Callable], predictor: Predictor,
@@ -176,6 +235,11 @@ def main() -> None:
             print(name, size, figures['speed'][f'{name} {size} px'],
                   flush=True)
         load.append(os.getloadavg()[0])
+    figures['profile_us'] = {
+        f'{name} {args.sizes[0]} px {precision}': op_profile(
+            path, args.sizes[0])
+        for name, pair in models.items()
+        for precision, path in zip(('fp32', 'int8'), pair)}
     effl0 = models['EfficientNet-Lite0 (fine-tuned)']
     figures['top1'] = accuracy(sessions(*effl0), Predictor(effl0[0]), test)
     figures['test_images'] = len(test)
