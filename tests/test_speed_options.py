@@ -146,3 +146,20 @@ def test_throughput_benchmark_runs_on_cpu(tmp_path):
     assert summary['runner/files-data-only']['peak_mib'] > 0
     assert 0.2 < summary['alternating/memory (runner)']['vs_plain'] < 5
     assert '| alternating/memory (runner) |' in result.stdout
+
+
+def test_throughput_op_profile_shows_the_same_convolutions():
+    """--op-profile: both loops' timed iterations, operator by operator,
+    and what the first convolution received."""
+    result = run([
+        sys.executable,
+        str(REPO / 'tools' / 'benchmark' / 'train_throughput.py'),
+        '--img-size', '32', '--batch-size', '4', '--iters', '2', '--warmup',
+        '1', '--threads', '1', '--op-profile'])
+    lines = result.stdout.splitlines()
+    for loop in ('plain', 'runner'):
+        line = next(x for x in lines if x.startswith(f'- {loop}: '))
+        assert '(4, 3, 32, 32) torch.float32 NCHW, autocast False' in line
+    conv = next(x for x in lines if x.startswith('| `aten::convolution'))
+    plain, runner = (cell.split(', ')[1] for cell in conv.split('|')[2:4])
+    assert int(plain) == int(runner) > 0  # calls per iteration

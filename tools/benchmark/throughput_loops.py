@@ -134,7 +134,9 @@ def _alternate(args: argparse.Namespace, device) -> dict:
                 run_plain, args, settings, turns.side('plain'), device)),
             threading.Thread(target=take_turns, args=(
                 run_runner, args, settings, turns.side('runner'), work_dir))]
-        turns.events['plain'].set()  # the plain loop goes first
+        # the plain loop goes first unless the case says otherwise
+        turns.events['runner' if 'runner_first' in args.options
+                     else 'plain'].set()
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -148,6 +150,8 @@ def _alternate(args: argparse.Namespace, device) -> dict:
             args.iters * args.batch_size / sum(turns.seconds[name][timed]))
         result[f'{name}_cpu_ms_per_iter'] = 1000 * statistics.mean(
             turns.cpu_seconds[name][timed])
+        result[f'{name}_page_faults_per_iter'] = statistics.mean(
+            turns.faults[name][timed])
     result['images_per_s'] = result['runner_images_per_s']
     result['cpu_ms_per_iter'] = result['runner_cpu_ms_per_iter']
     result['runner_vs_plain'] = (result['runner_images_per_s'] /

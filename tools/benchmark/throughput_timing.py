@@ -1,8 +1,14 @@
 """Timers of the training-throughput benchmark: a window of iterations in
 one loop, or two loops taking turns iteration by iteration."""
+import resource
 import threading
 import time
 from typing import Dict, List, Optional
+
+
+def _thread_faults() -> int:
+    """Minor page faults of the calling thread so far (Linux)."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
 
 
 class Window:
@@ -78,6 +84,8 @@ class Turns:
         self.seconds: Dict[str, List[float]] = {'plain': [], 'runner': []}
         self.cpu_seconds: Dict[str, List[float]] = {'plain': [],
                                                     'runner': []}
+        # minor page faults of each turn (fresh memory the kernel maps in)
+        self.faults: Dict[str, List[int]] = {'plain': [], 'runner': []}
         self.error: Optional[BaseException] = None
         # mmengine's registries switch a process-wide default scope while
         # building: the loops build one after the other, each holding this
@@ -105,6 +113,7 @@ class Turn:
         self.count = 0
         self.end: Optional[float] = None
         self._start = self._cpu_start = 0.0
+        self._faults_start = 0
 
     def begin(self) -> None:
         """Wait for this loop's turn, then start its clock."""
@@ -118,6 +127,7 @@ class Turn:
                 self.turns.error
         self._start = time.perf_counter()
         self._cpu_start = time.thread_time()
+        self._faults_start = _thread_faults()
 
     def tick(self) -> None:
         """End this loop's turn, hand over, and wait for the next one."""
@@ -128,6 +138,8 @@ class Turn:
                                              self._start)
         self.turns.cpu_seconds[self.name].append(time.thread_time() -
                                                  self._cpu_start)
+        self.turns.faults[self.name].append(_thread_faults() -
+                                            self._faults_start)
         self.count += 1
         self.turns.events[self.other].set()
         if self.count < self.turns.total:

@@ -16,7 +16,9 @@ Cases (``--cases``):
 
 * ``alternating/*``: both loops in one process, in two threads that take
   turns iteration by iteration, so load from other processes hits both
-  alike; the headline comparison;
+  alike; the headline comparison (``-runner-first``: the Runner takes the
+  first turn; every alternating result also counts each loop's minor page
+  faults per iteration);
 * ``plain/*``, ``runner/*``: one loop per process (own peak memory);
   ``runner/memory+<options>`` turns on the config's speed options: mixed
   precision (``--amp``: bfloat16 on CPU, float16 on CUDA),
@@ -31,11 +33,13 @@ on (``--runner-cfg`` merges what a config may tune). A measurement skips
 optimizer step to the end of another, with every hook (logging included) inside the
 window. Measurements run in fresh processes, cases are interleaved within
 each repeat, and medians over repeats are reported. ``--profile`` breaks one
-run of each loop down by component instead.
+run of each loop down by component instead; ``--op-profile`` lists the aten
+operators of both loops per iteration (the same work?).
 
 Pieces: ``throughput_data.py`` (images), ``throughput_timing.py`` (timers),
 ``throughput_loops.py`` (one measurement), ``throughput_runner.py`` (the
-Runner side), ``throughput_report.py`` (profile, tables, docs).
+Runner side), ``throughput_report.py`` (profile, tables, docs),
+``throughput_ops.py`` (operator profile).
 
 Example (about 40 minutes on 2 busy CPU cores)::
 
@@ -71,6 +75,8 @@ CASES: Dict[str, tuple] = {
     # both loops in one process, alternating iteration by iteration
     'alternating/memory': ('both', 'memory', ()),
     'alternating/files': ('both', 'files', ()),
+    # the same with the Runner taking the first turn (an order effect?)
+    'alternating/memory-runner-first': ('both', 'memory', ('runner_first',)),
     # the data pipeline alone (no model): each loop's loader over the files
     'plain/files-data-only': ('plain', 'files', ('data_only', )),
     'runner/files-data-only': ('runner', 'files', ('data_only', )),
@@ -150,6 +156,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--profile', action='store_true',
                         help='instead of timing, break one run of each loop '
                         'down by component with cProfile')
+    parser.add_argument('--op-profile', action='store_true',
+                        help='instead of timing, list the aten operators '
+                        'of both loops per timed iteration (torch.profiler)'
+                        ' and what the first convolution receives')
     parser.add_argument('--max-photos-per-class', type=int, default=40,
                         help='cap on generated files (data-only cases cycle '
                         'through them; training cases need enough for one '
@@ -200,6 +210,10 @@ def main() -> None:
         if args.profile:
             print(profile(args, memory, files))
             return
+        if args.op_profile:
+            from throughput_ops import op_profile
+            print(op_profile(args, memory, files))
+            return
         results: Dict[str, List[dict]] = {name: [] for name in args.cases}
         for repeat in range(args.repeats):
             # rotate the order so no case always runs first or last
@@ -208,7 +222,10 @@ def main() -> None:
             for name in order:
                 result = run_case(name, args, memory, files)
                 results[name].append(result)
-                plain = (f" (plain {result['plain_images_per_s']:.2f})"
+                plain = (f" (plain {result['plain_images_per_s']:.2f}; "
+                         'page faults/iter plain '
+                         f"{result['plain_page_faults_per_iter']:.0f}, "
+                         f"Runner {result['runner_page_faults_per_iter']:.0f})"
                          if 'plain_images_per_s' in result else '')
                 print(f'[{repeat + 1}/{args.repeats}] {name}: '
                       f"{result['images_per_s']:.2f} images/s{plain}, "
