@@ -18,6 +18,7 @@ manifest for ``--restore DIR``.
 """
 import argparse
 import copy
+import itertools
 import os
 import os.path as osp
 import sys
@@ -117,6 +118,10 @@ def probe_fit_predict(cfg: Config, args: argparse.Namespace):
 def runner_fit_predict(cfg: Config, args: argparse.Namespace):
     """A Runner trains the config on K-1 folds and predicts the held-out one.
 
+    Each call of ``fit_predict`` trains in ``WORK_DIR/fold_<call number>``
+    (the in-sample baseline of ``tools/benchmark/label_issues_real.py``
+    calls it with every image as train and test).
+
     Returns:
         (fit_predict, labels, paths, classes, figures).
     """
@@ -128,7 +133,7 @@ def runner_fit_predict(cfg: Config, args: argparse.Namespace):
     dataset = loader.dataset
     labels = np.array([int(dataset.get_data_info(i)['gt_label'])
                        for i in range(len(dataset))])
-    fold_number = iter(range(args.folds))
+    fold_number = itertools.count()  # one run folder per call
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         fold_cfg = copy.deepcopy(cfg)

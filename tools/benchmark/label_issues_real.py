@@ -2,17 +2,25 @@
 """Label issues on real photos: planted flips, out-of-fold vs in-sample.
 
 Per seed: 1,000 Fashion-MNIST images (80 train + 20 val per class, exported
-by ``tools/dataset/export_fashion_mnist.py``, upscaled to 128 px), 5 % of
-the training images moved to another class folder at random. Both methods
-use the same model: the linear probe of ImageNet EfficientNet-Lite0
-(``configs/efficientnet-lite0_fruit.py``, frozen features at 128 px, head
-fitted by L-BFGS, weight decay chosen on val):
+by ``tools/dataset/export_fashion_mnist.py``, upscaled to 128 px, fed to the
+models at ``--size`` px), 5 % of the training images moved to another class
+folder at random. Probabilities for every training image from:
 
-- out-of-fold: ``find_label_issues.py --probe`` (5 folds, cleanlab);
-- in-sample: the head fitted on all training images ranks its own images
-  by loss (what fastai's cleaner and mmpretrain's ``analyze_results.py``
-  do), flagging as many images as the out-of-fold method does, or the true
-  number of flips (an oracle budget), or those it predicts as another class.
+- ``ft_oof``: ``find_label_issues.py``'s default mode, the project's
+  fine-tuning recipe (``configs/efficientnet-lite0_fruit.py``, LP-FT, run
+  config built by ``finetune_real.build_config``) trained by a Runner on
+  4 of 5 folds, predicting the fifth;
+- ``ft_in_sample``: the same recipe trained once on all the (noisy)
+  training images, predicting them (fastai's ``top_losses`` after
+  fine-tuning, mmpretrain's ``analyze_results.py``);
+- ``probe_oof`` / ``probe_in_sample``: the same with the linear probe only
+  (``find_label_issues.py --probe``; head fitted by L-BFGS on frozen
+  features, weight decay chosen on val).
+
+Out-of-fold probabilities go through cleanlab (the tool's flags); in-sample
+ones are ranked by loss, flagging as many as cleanlab does, or the top 40.
+Each method's probabilities are saved (``WORK/seed_S/*.npy``), so a call
+resumes.
 
     python tools/benchmark/label_issues_real.py --work /tmp/label_bench
 """
@@ -31,6 +39,8 @@ HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
 sys.path[:0] = [REPO, HERE, osp.join(REPO, 'tools', 'analysis')]
 CONFIG = osp.join(REPO, 'configs', 'efficientnet-lite0_fruit.py')
+EXPORT_SIZE = 128  # the exported images' side; models see --size px
+METHODS = ('probe', 'ft_in_sample', 'ft_oof')
 
 
 def flip_labels(root: str, fraction: float, seed: int) -> list:
@@ -56,7 +66,7 @@ def flip_labels(root: str, fraction: float, seed: int) -> list:
 
 
 def build_cfg(root: str, size: int):
-    """The EfficientNet-Lite0 config on ``root`` at ``size`` px."""
+    """The EfficientNet-Lite0 config on ``root`` at ``size`` px (probe)."""
     from common import resize_pipeline
     from mmengine.config import Config
 
@@ -76,88 +86,211 @@ def build_cfg(root: str, size: int):
     return cfg
 
 
-def one_seed(work: str, seed: int, folds: int, size: int,
-             weight_decay=None) -> dict:
-    """Export, flip, find, score."""
-    from duplicates_real import export_upscaled
-    from find_label_issues import probe_fit_predict
 
-    from fruit_ext.datasets.label_issues import (find_issues, loss_ranking,
-                                                 out_of_fold_probs,
-                                                 score_flags)
+def prepare(work: str, seed: int):
+    """Export one seed's images and flip 5 % of the training labels.
+
+    Returns:
+        (dataset root, set of the flipped files' paths).
+    """
+    from duplicates_real import export_upscaled
     root = osp.join(work, f'flipped_{seed}')
     manifest = osp.join(root, 'flipped.json')
     if not osp.isfile(manifest):
         shutil.rmtree(root, ignore_errors=True)
-        export_upscaled(root, 80, 20, seed, size)
+        export_upscaled(root, 80, 20, seed, EXPORT_SIZE)
         with open(manifest, 'w') as file:
             json.dump(flip_labels(root, 0.05, seed), file)
     with open(manifest) as file:
-        flipped = set(json.load(file))
-    args = argparse.Namespace(checkpoint=None, weight_decay=weight_decay,
-                              work_dir=osp.join(work, f'run_{seed}'))
-    start = time.perf_counter()
+        return root, set(json.load(file))
+
+
+def probe_probs(root: str, seed: int, args, out: str) -> dict:
+    """``probe_oof`` and ``probe_in_sample`` probabilities, labels, paths."""
+    from find_label_issues import probe_fit_predict
+
+    from fruit_ext.datasets.label_issues import out_of_fold_probs
+    probe_args = argparse.Namespace(checkpoint=args.checkpoint,
+                                    weight_decay=None, work_dir=out)
     fit_predict, labels, paths, _, figures = probe_fit_predict(
-        build_cfg(root, size), args)
-    truth = [i for i, p in enumerate(paths) if p in flipped]
-    assert len(truth) == len(flipped), 'flipped files not in the train split'
-    oof = out_of_fold_probs(labels, fit_predict, folds, seed)
-    issues = find_issues(labels, oof)
+        build_cfg(root, args.size), probe_args)
     everything = np.arange(len(labels))
-    in_sample = fit_predict(everything, everything)
-    ranked = loss_ranking(labels, in_sample)
-    return dict(
-        seed=seed, train_images=len(labels), flips=len(truth),
-        seconds=round(time.perf_counter() - start, 1),
-        probe_val_top1=figures['probe_val_top1'],
-        weight_decay=figures['weight_decay'],
-        oof_top1=float((oof.argmax(1) == labels).mean() * 100),
-        in_sample_top1=float((in_sample.argmax(1) == labels).mean() * 100),
-        out_of_fold=score_flags(issues, truth),
-        out_of_fold_oracle_budget=score_flags(
-            loss_ranking(labels, oof)[:len(truth)], truth),
-        in_sample_same_budget=score_flags(ranked[:len(issues)], truth),
-        in_sample_oracle_budget=score_flags(ranked[:len(truth)], truth),
-        in_sample_disagrees=score_flags(
-            np.flatnonzero(in_sample.argmax(1) != labels), truth))
+    return dict(probe_oof=out_of_fold_probs(labels, fit_predict, args.folds,
+                                            seed),
+                probe_in_sample=fit_predict(everything, everything),
+                labels=labels, paths=paths,
+                probe_weight_decay=figures['weight_decay'])
+
+
+def finetune_probs(root: str, seed: int, args, out: str,
+                   out_of_fold: bool) -> dict:
+    """The LP-FT recipe's probabilities: out-of-fold or in-sample."""
+    from finetune_real import build_config
+    from find_label_issues import runner_fit_predict
+    from mmengine.config import Config
+
+    from fruit_ext.datasets.label_issues import out_of_fold_probs
+    from fruit_ext.engine.resolve_config import resolve_config
+    name = 'ft_oof' if out_of_fold else 'ft_in_sample'
+    work_dir = osp.join(out, name)
+    run_args = argparse.Namespace(size=args.size, epochs=args.epochs,
+                                  batch_size=32, checkpoint=args.checkpoint,
+                                  test_per_class=0)
+    cfg = Config.fromfile(build_config('effl0_lpft', root, work_dir, seed,
+                                       run_args))
+    resolve_config(cfg)
+    fit_predict, labels, paths, _, _ = runner_fit_predict(
+        cfg, argparse.Namespace(folds=args.folds, work_dir=work_dir,
+                                checkpoint=None))
+    everything = np.arange(len(labels))
+    probs = out_of_fold_probs(labels, fit_predict, args.folds, seed) \
+        if out_of_fold else fit_predict(everything, everything)
+    return {name: probs, 'labels': labels, 'paths': paths}
+
+
+def compute(work: str, seed: int, method: str, args) -> None:
+    """Compute and save one method's probabilities (skipped when saved)."""
+    out = osp.join(work, f'seed_{seed}')
+    names = ['probe_oof', 'probe_in_sample'] if method == 'probe' \
+        else [method]
+    if all(osp.isfile(osp.join(out, f'{n}.npy')) for n in names):
+        return
+    root, _ = prepare(work, seed)
+    load, start = os.getloadavg()[0], time.perf_counter()
+    if method == 'probe':
+        result = probe_probs(root, seed, args, out)
+    else:
+        result = finetune_probs(root, seed, args, out, method == 'ft_oof')
+    meta_path = osp.join(out, 'meta.json')
+    meta = {}
+    if osp.isfile(meta_path):
+        with open(meta_path) as file:
+            meta = json.load(file)
+        assert meta['paths'] == result['paths'], 'image order differs'
+    meta.update(paths=result['paths'], labels=result['labels'].tolist())
+    meta[method] = dict(seconds=round(time.perf_counter() - start, 1),
+                        load_start=load, load_end=os.getloadavg()[0],
+                        when=time.strftime('%H:%M UTC', time.gmtime()))
+    if 'probe_weight_decay' in result:
+        meta[method]['weight_decay'] = result['probe_weight_decay']
+    with open(meta_path, 'w') as file:
+        json.dump(meta, file)
+    for name in names:
+        np.save(osp.join(out, f'{name}.npy'), result[name])
+
+
+def score_seed(work: str, seed: int) -> dict:
+    """Precision/recall/F1 of every row for one seed (saved methods only).
+
+    Returns:
+        ``{'rows': {row: score_flags dict}, 'top1': {source: %}}``.
+    """
+    from fruit_ext.datasets.label_issues import (find_issues, loss_ranking,
+                                                 score_flags)
+    out = osp.join(work, f'seed_{seed}')
+    with open(osp.join(out, 'meta.json')) as file:
+        meta = json.load(file)
+    _, flipped = prepare(work, seed)
+    labels = np.array(meta['labels'])
+    truth = [i for i, p in enumerate(meta['paths']) if p in flipped]
+    assert len(truth) == len(flipped), 'flipped files not in the train split'
+    probs = {name: np.load(osp.join(out, f'{name}.npy')) for name in
+             ('probe_oof', 'probe_in_sample', 'ft_oof', 'ft_in_sample')
+             if osp.isfile(osp.join(out, f'{name}.npy'))}
+    rows, flags = {}, {}
+    for name in ('ft_oof', 'probe_oof'):
+        if name in probs:
+            flags[name] = find_issues(labels, probs[name])
+            rows[f'{name} cleanlab'] = score_flags(flags[name], truth)
+    for name, prob in probs.items():
+        ranked = loss_ranking(labels, prob)
+        rows[f'{name} top40'] = score_flags(ranked[:len(truth)], truth)
+        if 'in_sample' in name:
+            for oof, flagged in flags.items():
+                rows[f'{name} count({oof})'] = score_flags(
+                    ranked[:len(flagged)], truth)
+    return dict(rows=rows, meta={k: v for k, v in meta.items()
+                                 if k in METHODS},
+                top1={name: round(float((p.argmax(1) == labels).mean()
+                                        * 100), 1)
+                      for name, p in probs.items()})
+
+
+#: (candidate, baseline): F1 paired by seed
+COMPARISONS = [
+    ('ft_oof cleanlab', 'ft_in_sample count(ft_oof)'),
+    ('ft_oof top40', 'ft_in_sample top40'),
+    ('probe_oof cleanlab', 'ft_in_sample count(probe_oof)'),
+    ('probe_oof top40', 'ft_in_sample top40'),
+    ('probe_oof cleanlab', 'probe_in_sample count(probe_oof)'),
+    ('probe_oof top40', 'probe_in_sample top40'),
+]
+
+
+def markdown(scores: list) -> str:
+    """The rows (mean ± std over seeds) and the paired F1 comparisons."""
+    def values(row, key):
+        return [s['rows'][row][key] for s in scores if row in s['rows']]
+
+    def fmt(vals):
+        return f'{mean(vals):.2f} ± {stdev(vals):.2f}' if len(vals) > 1 \
+            else f'{vals[0]:.2f}'
+    lines = ['| row | flagged | precision | recall | F1 | F1 per seed |',
+             '|---|---|---|---|---|---|']
+    for row in sorted(set().union(*(s['rows'] for s in scores))):
+        flagged = values(row, 'flagged')
+        lines.append(
+            f'| {row} | {min(flagged)}-{max(flagged)} | '
+            f"{fmt(values(row, 'precision'))} | {fmt(values(row, 'recall'))}"
+            f" | {fmt(values(row, 'f1'))} | "
+            + ' '.join(f'{v:.2f}' for v in values(row, 'f1')) + ' |')
+    lines += ['', '| candidate - baseline (F1, paired by seed) | mean | per '
+              'seed | spread (larger F1 std) | wins by more than spread? |',
+              '|---|---|---|---|---|']
+    for cand, base in COMPARISONS:
+        both = [s for s in scores if cand in s['rows'] and base in s['rows']]
+        if len(both) < 2:
+            continue
+        a = [s['rows'][cand]['f1'] for s in both]
+        b = [s['rows'][base]['f1'] for s in both]
+        diffs = [x - y for x, y in zip(a, b)]
+        spread = max(stdev(a), stdev(b))
+        wins = mean(diffs) > spread and min(diffs) > 0
+        lines.append(f'| {cand} - {base} | {mean(diffs):+.3f} | '
+                     + ' '.join(f'{d:+.3f}' for d in diffs)
+                     + f' | {spread:.3f} | {"yes" if wins else "no"} |')
+    return '\n'.join(lines)
 
 
 def main() -> None:
-    """Run the seeds and print per-seed and summary figures as JSON."""
+    """Compute the missing probabilities, then print the tables and JSON."""
+    from common import add_run_arguments
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_run_arguments(parser)
     parser.add_argument('--work', default='/tmp/label_bench',
-                        help='exported images, features and results')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
-                        help='seeds (images and flipped labels)')
+                        help='exported images, runs and probabilities')
     parser.add_argument('--folds', type=int, default=5,
                         help='out-of-fold folds')
-    parser.add_argument('--size', type=int, default=128,
-                        help='images upscaled to this size')
-    parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads')
-    parser.add_argument('--weight-decay', type=float,
-                        help='head weight decay for both methods (default: '
-                        'chosen on val); 1e-4 fits the training set like a '
-                        'fine-tuned network')
+    parser.add_argument('--methods', nargs='+', default=list(METHODS),
+                        choices=METHODS, help='probabilities to compute '
+                        '(method by method over the seeds)')
+    parser.add_argument('--report-only', action='store_true',
+                        help='only score what earlier calls saved')
     args = parser.parse_args()
     import torch
-    torch.set_num_threads(args.threads)
-    runs = [one_seed(args.work, seed, args.folds, args.size,
-                     args.weight_decay) for seed in args.seeds]
-    summary = {}
-    for method in ('out_of_fold', 'out_of_fold_oracle_budget',
-                   'in_sample_same_budget',
-                   'in_sample_oracle_budget', 'in_sample_disagrees'):
-        for metric in ('precision', 'recall', 'f1'):
-            values = [run[method][metric] for run in runs]
-            summary[f'{method}/{metric}'] = (
-                round(mean(values), 3),
-                round(stdev(values), 3) if len(values) > 1 else 0.0)
-    print(json.dumps(dict(weight_decay=args.weight_decay or 'chosen on val',
-                          runs=runs, summary=summary,
+    torch.set_num_threads(1)
+    if not args.report_only:
+        for method in args.methods:
+            for seed in args.seeds:
+                compute(args.work, seed, method, args)
+                print(f'{method} seed {seed} done {os.getloadavg()}',
+                      flush=True)
+    scores = [score_seed(args.work, seed) for seed in args.seeds]
+    print(json.dumps(dict(scores=scores, seeds=args.seeds,
                           uptime=os.getloadavg()), indent=1))
+    print(markdown(scores))
 
 
 if __name__ == '__main__':
