@@ -1,27 +1,28 @@
 """A real `mim train` over a dataset with broken files: stop or skip."""
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
 
-from conftest import run, tiny_config
+from conftest import REPO, run, tiny_config
 
-ROBUST = '''
-train_pipeline = [
-    dict(type='RobustLoadImageFromFile', lazy=True),
-    dict(type='FastRandomResizedCrop', scale=32, backend='pillow'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='RobustLoadImageFromFile', min_size=32),
-    dict(type='ResizeEdge', scale=32, edge='short', backend='pillow'),
-    dict(type='CenterCrop', crop_size=32),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(num_workers=1, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-'''
+sys.path.insert(0, str(REPO / 'tools' / 'benchmark'))
+from common import resize_pipeline  # noqa: E402
+
+
+def robust_lines(size: int = 32) -> str:
+    """Config lines: the fruit30 dataset base's pipelines (robust loading),
+    at ``size`` px."""
+    base = Config.fromfile(
+        str(REPO / 'configs' / '_base_' / 'datasets' / 'fruit30.py'))
+    train, test = (resize_pipeline(base[key], size)
+                   for key in ('train_pipeline', 'test_pipeline'))
+    return (f'train_dataloader = dict(num_workers=1, dataset=dict('
+            f'pipeline={train!r}))\n'
+            f'val_dataloader = dict(dataset=dict(pipeline={test!r}))\n'
+            'test_dataloader = val_dataloader\n')
 
 
 @pytest.fixture(scope='module')
@@ -38,7 +39,7 @@ def broken_setup(tmp_path_factory, fruit_tree):
     broken[2].write_text('not an image')
     tiny = tiny_config(root / 'tiny.py', data)
     config = root / 'robust.py'
-    config.write_text(f'_base_ = {str(tiny)!r}\n{ROBUST}')
+    config.write_text(f'_base_ = {str(tiny)!r}\n{robust_lines()}')
     return config, broken
 
 

@@ -21,6 +21,7 @@ TINY = ['--train-per-class', '2', '--val-per-class', '1', '--min-size', '40',
 #: split into fruit_ext.datasets.demo) with ``--seed 5 --min-size 40
 #: --max-size 64`` (default --png-ratio 0.1); numpy 2, Pillow and libjpeg as
 #: installed by tools/setup_env.sh. Keys: (split id, class index, image index).
+#: A data table: `duplicates` pairs its same-shape rows, as expected.
 REFERENCE_SHA256 = {
     (0, 6, 0): (
         'train/桂圆/longan_0000.png',
