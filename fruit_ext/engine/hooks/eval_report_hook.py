@@ -194,14 +194,16 @@ class EvalReportHook(Hook):
                            f'{"epoch" if by_epoch else "iter"} {step}; '
                            'report kept in ' + osp.join(root, 'best'))
 
-    def after_test_epoch(self,
-                         runner,
-                         metrics: Optional[Dict[str, float]] = None) -> None:
+    def _after_epoch(self, runner, mode: str = 'train') -> None:
         """Write the test report to ``test/``.
+
+        mmengine calls this after every epoch of each mode (its per-mode
+        idiom); val has ``after_val_epoch``, which gets the metrics.
 
         Args:
             runner: The mmengine Runner.
-            metrics: The evaluator's metrics.
+            mode: 'train', 'val' or 'test'.
         """
-        self._write(runner, runner.test_dataloader.dataset, 'test', 'test',
-                    self._epoch)
+        if mode == 'test':
+            self._write(runner, runner.test_dataloader.dataset, 'test',
+                        'test', self._epoch)
