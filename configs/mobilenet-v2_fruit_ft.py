@@ -81,7 +81,8 @@ custom_hooks = [
     # LP-FT stage 1: before the first iteration, fits the head to
     # convergence on frozen features (L-BFGS, weight decay chosen on val),
     # then everything is fine-tuned; logs the probe's val top-1 next to each
-    # validation and keeps the probe if fine-tuning ends below it on val.
+    # validation; at the end keeps the best on val of the fine-tuned
+    # weights, the probe and their mixes (WiSE-FT, lpft_selected.pth).
     # norm_eval=True: BatchNorm keeps the pretrained statistics the probe was
     # fitted on (measured in docs/finetune.md). BackboneFreezeHook still
     # composes with it, e.g. for gradual unfreezing with stages=[...].

@@ -137,18 +137,24 @@ def test_resume_after_stage1_does_not_refit(tmp_path, tree):
     assert (work_dir / 'linear_probe.pth').stat().st_mtime_ns == stage1_mtime
 
 
-def test_fine_tuning_below_the_probe_keeps_the_probe(tmp_path, tree):
-    """An absurd LR wrecks fine-tuning: the model gets stage 1 back."""
-    config = write_config(tmp_path, tree, 'LinearClsHead', '''
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=1e4, momentum=0.9))
-auto_scale_lr = dict(enable=False)
-''')
+def train_from_random_weights(tmp_path: Path, config: Path):
+    """Train ``config`` from random weights: (runner, its probe hook, dir)."""
     work_dir = tmp_path / 'work'
     runner = make_runner(config, work_dir,
                          load_from=str(initial_weights(tmp_path, config)))
     runner.train()
     hook = next(h for h in runner.hooks
                 if type(h).__name__ == 'LinearProbeHook')
+    return runner, hook, work_dir
+
+
+def test_fine_tuning_below_the_probe_keeps_the_probe(tmp_path, tree):
+    """An absurd LR wrecks fine-tuning: the model gets stage 1 back."""
+    config = write_config(tmp_path, tree, 'LinearClsHead', '''
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=1e4, momentum=0.9))
+auto_scale_lr = dict(enable=False)
+''')
+    runner, hook, work_dir = train_from_random_weights(tmp_path, config)
     assert hook.summary['val_top1'] > 50  # the probe learnt something
     assert hook.finetuned_val < hook.summary['val_top1']
     assert hook.kept == 'probe'
@@ -165,12 +171,7 @@ def test_kept_weights_are_the_logged_mix_of_probe_and_fine_tuned(
         tmp_path, tree):
     """Whatever alpha wins on val, the model holds exactly that mix."""
     config = write_config(tmp_path, tree, 'LinearClsHead')
-    work_dir = tmp_path / 'work'
-    runner = make_runner(config, work_dir,
-                         load_from=str(initial_weights(tmp_path, config)))
-    runner.train()
-    hook = next(h for h in runner.hooks
-                if type(h).__name__ == 'LinearProbeHook')
+    runner, hook, work_dir = train_from_random_weights(tmp_path, config)
     assert hook.alpha in (0.0, 0.25, 0.5, 0.75, 1.0)
     log = log_text(work_dir)
     assert 'val top-1 of the weight-space mixes' in log
