@@ -59,6 +59,14 @@ from throughput_report import (DOCS, SECTION, machine, profile, summarize,
                                table, write_docs)
 
 HERE = Path(__file__).resolve().parent
+#: glibc malloc serves every block from its heap and never gives freed memory
+#: back: by default each tensor over 32 MiB is a fresh mmap, and at 224 px,
+#: batch 32, the kernel's page faults (~500k per iteration) took about 40 %
+#: of a training iteration's CPU time, more in the Runner's turns than in
+#: the plain loop's (docs/benchmarks.md, Runner vs the hand-written loop)
+HEAP_MALLOC = {'MALLOC_MMAP_MAX_': '0',
+               'MALLOC_TRIM_THRESHOLD_': str(64 * 2**30),
+               'MALLOC_TOP_PAD_': str(2**30)}
 REPO = HERE.parents[1]
 #: name: (loop, data, Runner options)
 CASES: Dict[str, tuple] = {
@@ -112,6 +120,8 @@ def run_case(name: str, args: argparse.Namespace, memory: Path,
     # an `alternating` case would allocate from different arenas, and that
     # alone moved their speeds apart by 5-20 % at 224 px, either way.
     env = dict(os.environ, MALLOC_ARENA_MAX='1')
+    if args.malloc == 'heap':
+        env.update(HEAP_MALLOC)
     result = subprocess.run(cmd, stdout=subprocess.PIPE, env=env,
                             stderr=subprocess.STDOUT, text=True)
     lines = [line for line in result.stdout.splitlines()
@@ -156,6 +166,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--profile', action='store_true',
                         help='instead of timing, break one run of each loop '
                         'down by component with cProfile')
+    parser.add_argument('--malloc', choices=['heap', 'system'],
+                        default='heap',
+                        help="measurements' glibc malloc: 'heap' keeps freed "
+                        "memory (no page faults per iteration, HEAP_MALLOC)"
+                        ", 'system' is glibc's default (mmap per large "
+                        'tensor)')
     parser.add_argument('--op-profile', action='store_true',
                         help='instead of timing, list the aten operators '
                         'of both loops per timed iteration (torch.profiler)'
