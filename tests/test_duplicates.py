@@ -159,3 +159,47 @@ def test_confirmation_drops_look_alikes_and_keeps_copies(tmp_path):
     assert {(0, 1), (0, 2)} <= {tuple(p) for p in pairs.tolist()}
     keep = confirm_pairs(paths, np.array([[0, 1], [0, 2]]))
     assert keep.tolist() == [True, False]
+
+
+def test_aligned_correlation_keeps_crops_and_drops_look_alikes(tmp_path):
+    """A cropped, shrunk, brightened JPEG copy lines up inside its source;
+    the same layout with other fine texture (a look-alike) does not."""
+    from fruit_ext.datasets.health.aligned import (DEFAULT_MIN_CORRELATION,
+                                                   aligned_scores)
+
+    def textured(texture: int) -> Image.Image:
+        fine = np.random.default_rng(texture).integers(0, 2, (16, 16, 1))
+        detail = np.kron(fine, np.ones((8, 8, 1))) * 40 - 20
+        return Image.fromarray((np.asarray(scene(3, 128), float) + detail)
+                               .clip(0, 255).astype(np.uint8))
+    source = textured(1)
+    source.save(tmp_path / 'source.png')
+    copy = ImageEnhance.Brightness(source.crop((9, 2, 124, 120))).enhance(
+        0.87).resize((80, 82), Image.BILINEAR)
+    jpeg(copy, 70).save(tmp_path / 'copy.jpg')
+    textured(2).save(tmp_path / 'other.png')
+    (tmp_path / 'broken.jpg').write_bytes(b'\xff\xd8')
+    paths = [str(tmp_path / n) for n in ('source.png', 'copy.jpg',
+                                         'other.png', 'broken.jpg')]
+    scores = aligned_scores(paths, np.array([[0, 1], [1, 0], [0, 2],
+                                             [0, 3]]))
+    assert scores[0] > DEFAULT_MIN_CORRELATION, scores
+    assert scores[1] == scores[0], scores  # either may be the crop
+    assert scores[2] < 0.5, scores
+    assert scores[3] == -1  # a broken file confirms nothing
+
+
+def test_tool_align_keeps_planted_copies(tmp_path):
+    expected = write_planted(tmp_path / 'data')
+    out = tmp_path / 'dups.csv'
+    result = run([sys.executable, 'tools/dataset/find_duplicates.py',
+                  str(tmp_path / 'data'), '--out', str(out), '--workers',
+                  '1', '--threshold', '8', '--align'], check=False)
+    assert result.returncode == 1, result.stdout
+    groups = {}
+    for row in csv.DictReader(out.open(encoding='utf-8')):
+        groups.setdefault(row['group'], set()).add(row['path'])
+    assert {frozenset(g) for g in groups.values()} == expected
+    bad = run([sys.executable, 'tools/dataset/find_duplicates.py',
+               str(tmp_path / 'data'), '--align', '2'], check=False)
+    assert bad.returncode == 2 and '--align 2' in bad.stdout

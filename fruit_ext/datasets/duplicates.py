@@ -4,7 +4,8 @@ Each image carries the 64-bit pHash and dHash of its picture and of 48
 crops (:mod:`fruit_ext.datasets.health.hashes`). A pair (i, j) matches when
 i's whole-picture hashes are both within the threshold of one crop of j
 (so resized, re-compressed, brightened and cropped copies match);
-optionally it must also agree on the 256-bit pHash (fewer look-alike
+optionally it must also agree on the 256-bit pHash, or line up in fine
+detail with one picture aligned inside the other (fewer look-alike
 objects taken for copies).
 
 Matching is sub-quadratic (multi-index hashing, Norouzi et al. 2012): the
@@ -21,12 +22,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .health.aligned import DEFAULT_MIN_CORRELATION, aligned_scores
 from .health.hashes import (BOXES, DEFAULT_CONFIRM, _bits_to_int,
                             confirm_pairs, hash_file, hash_files, hash_rgb)
 
 __all__ = [  # the hashing names are re-exported: one module to import
-    'BOXES', 'DEFAULT_CONFIRM', 'DEFAULT_THRESHOLD', 'DuplicateReport',
-    'Item', '_bits_to_int', 'add_pairs', 'candidate_pairs', 'confirm_pairs',
+    'BOXES', 'DEFAULT_CONFIRM', 'DEFAULT_MIN_CORRELATION',
+    'DEFAULT_THRESHOLD', 'DuplicateReport', 'Item', '_bits_to_int',
+    'add_pairs', 'aligned_scores', 'candidate_pairs', 'confirm_pairs',
     'connected_groups', 'cosine_pairs', 'find_duplicates', 'group_hashes',
     'hash_file', 'hash_files', 'hash_rgb', 'list_items', 'near_pairs'
 ]
@@ -268,7 +271,8 @@ def list_items(root: str, extensions: Optional[Sequence[str]] = None
 def group_hashes(root: str, items: List[Item],
                  hashes: Sequence[Optional[np.ndarray]],
                  threshold: int = DEFAULT_THRESHOLD,
-                 confirm: Optional[int] = None) -> DuplicateReport:
+                 confirm: Optional[int] = None,
+                 align: Optional[float] = None) -> DuplicateReport:
     """Group already-hashed images.
 
     Args:
@@ -280,6 +284,10 @@ def group_hashes(root: str, items: List[Item],
             (:func:`confirm_pairs`, e.g. :data:`DEFAULT_CONFIRM`; the files
             are read again): fewer look-alikes, but copies of smooth,
             textureless pictures can fail it. None: no confirmation.
+        align: Correlation of fine detail a pair must also reach with one
+            picture aligned inside the other (:func:`aligned_scores`, e.g.
+            :data:`DEFAULT_MIN_CORRELATION`; the files are read again).
+            None: no alignment check.
 
     Returns:
         The report (its items are the hashed ones).
@@ -291,6 +299,9 @@ def group_hashes(root: str, items: List[Item],
     if confirm is not None and len(pairs):
         pairs = pairs[confirm_pairs([osp.join(root, i.path) for i in kept],
                                     pairs, confirm)]
+    if align is not None and len(pairs):
+        pairs = pairs[aligned_scores([osp.join(root, i.path) for i in kept],
+                                     pairs) >= align]
     return DuplicateReport(
         root=root, items=kept, groups=connected_groups(len(kept), pairs),
         pairs=pairs,
@@ -300,8 +311,8 @@ def group_hashes(root: str, items: List[Item],
 
 def find_duplicates(root: str, threshold: int = DEFAULT_THRESHOLD,
                     workers: int = 1, progress: bool = True,
-                    confirm: Optional[int] = None
-                    ) -> DuplicateReport:
+                    confirm: Optional[int] = None,
+                    align: Optional[float] = None) -> DuplicateReport:
     """Hash every image of a dataset and group the near-duplicates.
 
     Args:
@@ -311,6 +322,8 @@ def find_duplicates(root: str, threshold: int = DEFAULT_THRESHOLD,
         progress: Show a progress bar.
         confirm: 256-bit pHash distance that confirms a pair (None: no
             confirmation).
+        align: Aligned detail correlation that confirms a pair (None: no
+            alignment check).
 
     Returns:
         The report.
@@ -318,7 +331,7 @@ def find_duplicates(root: str, threshold: int = DEFAULT_THRESHOLD,
     items = list_items(root)
     hashes = hash_files([osp.join(root, item.path) for item in items],
                         workers, progress)
-    return group_hashes(root, items, hashes, threshold, confirm)
+    return group_hashes(root, items, hashes, threshold, confirm, align)
 
 
 def cosine_pairs(feats: np.ndarray, min_cosine: float,

@@ -200,6 +200,9 @@ def main() -> None:
                         help='64-bit hash distances to try')
     parser.add_argument('--confirm', type=int, nargs='+', default=[40],
                         help='256-bit confirmation distances (256: none)')
+    parser.add_argument('--align', type=float, nargs='+', default=[],
+                        help='aligned detail correlations to try (each '
+                        'with every threshold, no 256-bit confirmation)')
     parser.add_argument('--timing', type=int, default=0,
                         help='also time hashing N images (e.g. 10000)')
     parser.add_argument('--scale', type=int, default=1,
@@ -226,6 +229,13 @@ def main() -> None:
             report = group_hashes(root, items, hashes, threshold,
                                   None if confirm >= 256 else confirm)
             results[f'{threshold}/{confirm}'] = dict(
+                score(report, planted),
+                seconds=round(time.perf_counter() - start, 2))
+        for align in args.align:
+            start = time.perf_counter()
+            report = group_hashes(root, items, hashes, threshold,
+                                  align=align)
+            results[f'{threshold}/align {align}'] = dict(
                 score(report, planted),
                 seconds=round(time.perf_counter() - start, 2))
     if args.timing:

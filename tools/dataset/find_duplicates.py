@@ -9,7 +9,8 @@
         checkpoints/efficientnet-lite0_in1k.pth --min-cosine 0.97
 
 Perceptual hashes (pHash + dHash of the picture and of 48 crops; with
-``--confirm``, pairs must also agree on a 256-bit pHash) catch exact,
+``--confirm``, pairs must also agree on a 256-bit pHash; with ``--align``,
+line up in fine detail with one picture placed inside the other) catch exact,
 resized, re-compressed, brightened and slightly cropped copies;
 ``--embed`` adds pairs whose CNN embeddings (the config's test pipeline,
 pre-logits features) have a cosine similarity of at least ``--min-cosine``.
@@ -27,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fruit_ext.datasets.duplicates import (DEFAULT_CONFIRM,
+                                           DEFAULT_MIN_CORRELATION,
                                            DEFAULT_THRESHOLD, add_pairs,
                                            cosine_pairs, find_duplicates)
 from fruit_ext.datasets.health.sheets import contact_sheets
@@ -53,6 +55,11 @@ def parse_args() -> argparse.Namespace:
                         help='pairs must also be within BITS of a 256-bit '
                         'pHash: fewer look-alikes, but copies of smooth, '
                         'textureless photos may be missed')
+    parser.add_argument('--align', type=float, nargs='?', metavar='MIN',
+                        const=DEFAULT_MIN_CORRELATION, default=None,
+                        help='pairs must also correlate by at least MIN in '
+                        'fine detail with one picture aligned inside the '
+                        'other (best with --threshold 8; docs/data.md)')
     parser.add_argument('--embed', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='also match by CNN embeddings of this model')
     parser.add_argument('--min-cosine', type=float, default=0.97,
@@ -62,6 +69,8 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.threshold < 0 or args.threshold > 64:
         parser.error(f'--threshold {args.threshold}: must be 0-64')
+    if args.align is not None and not -1 <= args.align <= 1:
+        parser.error(f'--align {args.align}: must be -1 to 1')
     if not -1 <= args.min_cosine <= 1:
         parser.error(f'--min-cosine {args.min_cosine}: must be -1 to 1')
     return args
@@ -130,7 +139,7 @@ def main() -> int:
     try:
         report = find_duplicates(
             args.root, args.threshold, args.workers or os.cpu_count() or 1,
-            confirm=args.confirm)
+            confirm=args.confirm, align=args.align)
         if args.embed:
             feats = embed_paths(*args.embed, [osp.join(args.root, i.path)
                                               for i in report.items])
