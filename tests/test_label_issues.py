@@ -122,3 +122,25 @@ def test_runner_mode_trains_each_fold_and_predicts_held_out(flipped_tree,
     assert 'among 36 training images (2 folds' in result.stdout
     rows = list(csv.DictReader((work / 'issues.csv').open(encoding='utf-8')))
     assert all(0 <= float(r['score']) <= 1 for r in rows)
+
+
+def test_benchmark_table_says_win_only_beyond_the_spread():
+    """label_issues_real.markdown: paired F1 differences against the spread."""
+    from conftest import REPO
+    sys.path.insert(0, str(REPO / 'tools' / 'benchmark'))
+    from label_issues_real import markdown
+
+    def seed(oof: float, in_sample: float) -> dict:
+        def row(f1: float) -> dict:
+            return dict(flagged=40, precision=f1, recall=f1, f1=f1)
+        return dict(rows={'ft_oof top40': row(oof),
+                          'ft_in_sample top40': row(in_sample),
+                          'ft_oof cleanlab': row(in_sample - 0.01),
+                          'ft_in_sample count(ft_oof)': row(in_sample)})
+    table = markdown([seed(0.75, 0.64), seed(0.80, 0.62), seed(0.78, 0.65)])
+    wins = {line.split(' | ')[0].strip('| '): line.rstrip(' |')
+            .rsplit('| ', 1)[-1] for line in table.splitlines()
+            if line.startswith('| ft_oof') and ' - ' in line}
+    assert wins == {'ft_oof cleanlab - ft_in_sample count(ft_oof)': 'no',
+                    'ft_oof top40 - ft_in_sample top40': 'yes'}, table
+    assert '| ft_oof top40 | 40-40 | 0.78 ± 0.03 |' in table
