@@ -1,5 +1,6 @@
 """CPU fast path (bf16 autocast + channels-last) chosen by FruitRunner."""
 import logging
+import os
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from mmengine.optim import AmpOptimWrapper
 from conftest import tiny_config
 from fruit_ext.engine.cpu_fast_path import (apply_cpu_fast_path,
                                             native_bf16_flags)
+from fruit_ext.engine.heap_malloc import glibc_version, process_choice
 from fruit_ext.engine.runner import FruitRunner
 
 pytestmark = [
@@ -28,8 +30,9 @@ def cpuinfo(tmp_path):
 
 
 def _cfg(**extra) -> Config:
+    # the allocator part has its own tests (test_heap_malloc.py)
     return Config(dict(dict(
-        train_dataloader=dict(batch_size=2),
+        cpu_heap_malloc=False, train_dataloader=dict(batch_size=2),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         custom_hooks=[dict(type='ChannelsLastHook')]), **extra))
 
@@ -101,6 +104,8 @@ def test_runner_trains_on_the_fast_path(tmp_path, fruit_tree):
         log = file.read()
     assert log.count('CPU fast path: training uses bfloat16 autocast + '
                      'channels-last') == 1
+    if glibc_version() and process_choice(os.environ) is None:
+        assert log.count('keeps freed memory in the heap') == 1
 
     cfg = Config.fromfile(str(config))
     cfg.merge_from_dict(dict(cpu_fast_path=False))
