@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import run, three_class_config, write_class_tree
-from fruit_ext.datasets.label_issues import (find_issues, fold_indices,
+from fruit_ext.datasets.label_issues import (DEFAULT_FILTER, FILTERS,
+                                             find_issues, fold_indices,
                                              loss_ranking, out_of_fold_probs,
                                              score_flags)
 
@@ -35,6 +36,17 @@ def nearest_neighbour(points, labels):
     return fit_predict
 
 
+def soft_centroid(points, labels):
+    """A smooth model: softmax of minus the distance to class centroids."""
+    def fit_predict(train, test):
+        centres = np.stack([points[train][labels[train] == c].mean(0)
+                            for c in range(3)])
+        logits = -((points[test, None] - centres[None])**2).sum(-1)
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        return probs / probs.sum(1, keepdims=True)
+    return fit_predict
+
+
 def test_out_of_fold_finds_flips_a_memorising_model_hides():
     points, labels, flipped = blobs()
     fit_predict = nearest_neighbour(points, labels)
@@ -47,6 +59,31 @@ def test_out_of_fold_finds_flips_a_memorising_model_hides():
     assert oof['recall'] >= 0.8 and oof['f1'] >= 0.4, oof
     assert baseline['recall'] <= 0.2, baseline  # memorised: loss ~0
     assert oof['f1'] > baseline['f1'] + 0.3
+
+
+def test_filter_rules_choose_how_many_are_flagged():
+    """--filter-by / --frac-noise reach cleanlab; bad values are refused."""
+    points, labels, _ = blobs(seed=1, flips=15)
+    probs = out_of_fold_probs(labels, soft_centroid(points, labels), 5)
+    flags = {rule: set(find_issues(labels, probs, rule).tolist())
+             for rule in FILTERS}
+    assert flags['both'] <= flags['prune_by_noise_rate']
+    assert flags['both'] <= flags['prune_by_class']
+    assert flags['predicted_neq_given'] == set(
+        np.flatnonzero(probs.argmax(1) != labels).tolist())
+    assert set(find_issues(labels, probs)) == flags[DEFAULT_FILTER]
+    fewer = find_issues(labels, probs, 'prune_by_noise_rate', 0.5)
+    assert 0 < len(fewer) < len(flags['prune_by_noise_rate'])
+    with pytest.raises(ValueError, match='use one of prune_by_noise_rate'):
+        find_issues(labels, probs, 'lowest_loss')
+    with pytest.raises(ValueError, match='frac_noise applies to'):
+        find_issues(labels, probs, 'low_self_confidence', 0.5)
+    result = run([sys.executable, 'tools/analysis/find_label_issues.py',
+                  'cfg.py', '--filter-by', 'confident_learning',
+                  '--frac-noise', '0.5'], check=False)
+    assert result.returncode == 2
+    assert '--frac-noise needs --filter-by prune_by_noise_rate' \
+        in result.stdout
 
 
 def test_folds_are_stratified_and_tiny_classes_refused():
@@ -135,12 +172,13 @@ def test_benchmark_table_says_win_only_beyond_the_spread():
             return dict(flagged=40, precision=f1, recall=f1, f1=f1)
         return dict(rows={'ft_oof top40': row(oof),
                           'ft_in_sample top40': row(in_sample),
-                          'ft_oof cleanlab': row(in_sample - 0.01),
-                          'ft_in_sample count(ft_oof)': row(in_sample)})
-    table = markdown([seed(0.75, 0.64), seed(0.80, 0.62), seed(0.78, 0.65)])
+                          'ft_oof both': row(in_sample - 0.01),
+                          'ft_in_sample count(ft_oof both)': row(in_sample)})
+    table = markdown([seed(0.75, 0.64), seed(0.80, 0.62), seed(0.78, 0.65)],
+                     ['both'])
     wins = {line.split(' | ')[0].strip('| '): line.rstrip(' |')
             .rsplit('| ', 1)[-1] for line in table.splitlines()
             if line.startswith('| ft_oof') and ' - ' in line}
-    assert wins == {'ft_oof cleanlab - ft_in_sample count(ft_oof)': 'no',
+    assert wins == {'ft_oof both - ft_in_sample count(ft_oof both)': 'no',
                     'ft_oof top40 - ft_in_sample top40': 'yes'}, table
     assert '| ft_oof top40 | 40-40 | 0.78 ± 0.03 |' in table

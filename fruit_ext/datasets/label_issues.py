@@ -5,9 +5,12 @@ memorised gets a low loss and hides (fastai's ``ImageClassifierCleaner``
 and mmpretrain's ``analyze_results.py`` rank by that in-sample loss).
 Confident learning (Northcutt et al., JAIR 2021) uses probabilities from
 models that never saw the image: K folds, each predicted by a model fitted
-on the other K-1; ``cleanlab.filter.find_label_issues`` then picks the
-images whose given label is unlikely against per-class confidence
-thresholds, ranked by self-confidence.
+on the other K-1; ``cleanlab.filter.find_label_issues`` then flags them.
+Its default rule (``prune_by_noise_rate``) flagged ~3x the planted flips on
+Fashion-MNIST (docs/data.md); ours, chosen on pilot seeds, is
+``low_self_confidence``: cleanlab's estimate of how many labels are wrong
+(``cleanlab.count.num_label_issues``, the off-diagonal of the confident
+joint), taken as the images least likely under their given label.
 
 The model is the caller's: ``fit_predict(train_index, test_index)``
 returns probabilities for ``test_index`` from a model fitted on
@@ -76,19 +79,44 @@ def out_of_fold_probs(labels: Sequence[int], fit_predict: FitPredict,
     return probs
 
 
-def find_issues(labels: Sequence[int], probs: np.ndarray) -> np.ndarray:
+#: ``cleanlab.filter.find_label_issues``'s ``filter_by`` rules
+FILTERS = ('prune_by_noise_rate', 'prune_by_class', 'both',
+           'confident_learning', 'predicted_neq_given',
+           'low_normalized_margin', 'low_self_confidence')
+#: rules whose flag count ``frac_noise`` scales (cleanlab ignores it
+#: for the others)
+FRAC_NOISE_FILTERS = FILTERS[:3]
+DEFAULT_FILTER = 'low_self_confidence'  # docs/data.md: chosen on pilot seeds
+
+
+def find_issues(labels: Sequence[int], probs: np.ndarray,
+                filter_by: str = DEFAULT_FILTER,
+                frac_noise: float = 1.0) -> np.ndarray:
     """Confident-learning label issues, most suspect first.
 
     Args:
         labels: Given labels (N,).
         probs: (N, C) out-of-fold probabilities.
+        filter_by: Which images cleanlab flags, one of :data:`FILTERS`.
+        frac_noise: Flag only this fraction of the estimated number of
+            issues (0-1]; only with :data:`FRAC_NOISE_FILTERS`.
 
     Returns:
         Indices of the suspected images.
     """
     from cleanlab.filter import find_label_issues
+    if filter_by not in FILTERS:
+        raise ValueError(f'filter_by {filter_by!r}: use one of '
+                         + ', '.join(FILTERS))
+    if not 0 < frac_noise <= 1:
+        raise ValueError(f'frac_noise {frac_noise}: must be in (0, 1]')
+    if frac_noise != 1 and filter_by not in FRAC_NOISE_FILTERS:
+        raise ValueError(f'frac_noise applies to '
+                         f'{", ".join(FRAC_NOISE_FILTERS)} only, not '
+                         f'{filter_by!r}')
     return np.asarray(find_label_issues(
-        np.asarray(labels), probs,
+        np.asarray(labels), probs, filter_by=filter_by,
+        frac_noise=frac_noise,
         return_indices_ranked_by='self_confidence'), dtype=np.int64)
 
 

@@ -11,7 +11,9 @@ Every training image gets class probabilities from a model that never saw
 it (K stratified folds). ``--probe`` fits only the config's head per fold
 on cached features of the frozen pretrained backbone (seconds); without it
 each fold trains the config's model with its own Runner. Then
-``cleanlab.filter.find_label_issues`` flags the suspects. Writes a CSV
+``cleanlab.filter.find_label_issues`` flags the suspects: by default
+(``--filter-by low_self_confidence``) as many as cleanlab estimates are
+wrong, those least likely under their given label. Writes a CSV
 (path,given,suggested,score; most suspect first) and a picture grid of the
 top suspects; ``--move-to DIR`` moves them out (never deletes), with a
 manifest for ``--restore DIR``.
@@ -26,6 +28,9 @@ import time
 
 import numpy as np
 from mmengine.config import Config, DictAction
+
+from fruit_ext.datasets.label_issues import (DEFAULT_FILTER, FILTERS,
+                                             FRAC_NOISE_FILTERS)
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,6 +59,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--weight-decay', type=float,
                         help='--probe: head weight decay (default: chosen '
                         'on the val split)')
+    parser.add_argument('--filter-by', default=DEFAULT_FILTER,
+                        choices=FILTERS, help="which images are flagged: "
+                        "cleanlab's filter_by rule (docs/data.md)")
+    parser.add_argument('--frac-noise', type=float, default=1.0,
+                        help='flag this fraction (0-1] of the estimated '
+                        'number of issues (' + ', '.join(FRAC_NOISE_FILTERS)
+                        + ' only)')
     parser.add_argument('--threads', type=int, help='torch threads')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
@@ -62,6 +74,11 @@ def parse_args() -> argparse.Namespace:
         parser.error('give a CONFIG, or --restore DIR alone')
     if args.config and args.folds < 2:
         parser.error(f'--folds {args.folds}: must be at least 2')
+    if not 0 < args.frac_noise <= 1:
+        parser.error(f'--frac-noise {args.frac_noise}: must be in (0, 1]')
+    if args.frac_noise != 1 and args.filter_by not in FRAC_NOISE_FILTERS:
+        parser.error('--frac-noise needs --filter-by '
+                     + ' / '.join(FRAC_NOISE_FILTERS))
     return args
 
 
@@ -209,8 +226,9 @@ def main() -> int:
     except ValueError as error:
         print(f'error: {error}')
         return 2
-    rows = issue_rows(paths, labels, probs, find_issues(labels, probs),
-                      classes)
+    rows = issue_rows(paths, labels, probs,
+                      find_issues(labels, probs, args.filter_by,
+                                  args.frac_noise), classes)
     os.makedirs(args.work_dir, exist_ok=True)
     out = args.out or osp.join(args.work_dir, 'issues.csv')
     write_issues_csv(rows, out)

@@ -17,12 +17,17 @@ folder at random. Probabilities for every training image from:
   (``find_label_issues.py --probe``; head fitted by L-BFGS on frozen
   features, weight decay chosen on val).
 
-Out-of-fold probabilities go through cleanlab (the tool's flags); in-sample
-ones are ranked by loss, flagging as many as cleanlab does, or the top 40.
-Each method's probabilities are saved (``WORK/seed_S/*.npy``), so a call
-resumes.
+Out-of-fold probabilities go through cleanlab with each ``--rules`` rule
+(the tool's flags, ``--filter-by`` / ``--frac-noise``); in-sample ones are
+ranked by loss, flagging as many as that rule does, or the top 40. Each
+method's probabilities are saved (``WORK/seed_S/*.npy``; scoring also
+writes them with the labels and the flips' indices to
+``WORK/seed_S/probs.npz``), so a call resumes and ``--report-only`` tries
+other rules without training.
 
     python tools/benchmark/label_issues_real.py --work /tmp/label_bench
+    python tools/benchmark/label_issues_real.py --work /tmp/label_bench \
+        --seeds 100 101 --report-only --rules both prune_by_class:0.5
 """
 import argparse
 import json
@@ -32,6 +37,7 @@ import shutil
 import sys
 import time
 from statistics import mean, stdev
+from typing import List, Sequence
 
 import numpy as np
 
@@ -179,8 +185,14 @@ def compute(work: str, seed: int, method: str, args) -> None:
         np.save(osp.join(out, f'{name}.npy'), result[name])
 
 
-def score_seed(work: str, seed: int) -> dict:
+def score_seed(work: str, seed: int, rules: Sequence[str]) -> dict:
     """Precision/recall/F1 of every row for one seed (saved methods only).
+
+    Args:
+        work: The benchmark's work dir.
+        seed: The seed.
+        rules: ``FILTER_BY`` or ``FILTER_BY:FRAC_NOISE`` for the
+            out-of-fold sources' flags (:func:`find_issues`).
 
     Returns:
         ``{'rows': {row: score_flags dict}, 'top1': {source: %}}``.
@@ -197,11 +209,16 @@ def score_seed(work: str, seed: int) -> dict:
     probs = {name: np.load(osp.join(out, f'{name}.npy')) for name in
              ('probe_oof', 'probe_in_sample', 'ft_oof', 'ft_in_sample')
              if osp.isfile(osp.join(out, f'{name}.npy'))}
+    np.savez(osp.join(out, 'probs.npz'), labels=labels, truth=truth,
+             **probs)  # to try other rules without reading meta.json
     rows, flags = {}, {}
     for name in ('ft_oof', 'probe_oof'):
-        if name in probs:
-            flags[name] = find_issues(labels, probs[name])
-            rows[f'{name} cleanlab'] = score_flags(flags[name], truth)
+        for rule in rules if name in probs else ():
+            filter_by, _, frac = rule.partition(':')
+            flags[f'{name} {rule}'] = find_issues(
+                labels, probs[name], filter_by, float(frac or 1))
+            rows[f'{name} {rule}'] = score_flags(flags[f'{name} {rule}'],
+                                                 truth)
     for name, prob in probs.items():
         ranked = loss_ranking(labels, prob)
         rows[f'{name} top40'] = score_flags(ranked[:len(truth)], truth)
@@ -216,18 +233,26 @@ def score_seed(work: str, seed: int) -> dict:
                       for name, p in probs.items()})
 
 
-#: (candidate, baseline): F1 paired by seed
-COMPARISONS = [
-    ('ft_oof cleanlab', 'ft_in_sample count(ft_oof)'),
-    ('ft_oof top40', 'ft_in_sample top40'),
-    ('probe_oof cleanlab', 'ft_in_sample count(probe_oof)'),
-    ('probe_oof top40', 'ft_in_sample top40'),
-    ('probe_oof cleanlab', 'probe_in_sample count(probe_oof)'),
-    ('probe_oof top40', 'probe_in_sample top40'),
-]
+#: the rules scored by default: the tool's (chosen on seeds 100 and 101)
+#: and cleanlab's default
+RULES = ('low_self_confidence', 'prune_by_noise_rate')
 
 
-def markdown(scores: list) -> str:
+def comparisons(rules: Sequence[str]) -> List[tuple]:
+    """(candidate, baseline) rows whose F1 is paired by seed."""
+    pairs = []
+    for oof in ('ft_oof', 'probe_oof'):
+        for rule in rules:
+            pairs.append((f'{oof} {rule}',
+                          f'ft_in_sample count({oof} {rule})'))
+            if oof == 'probe_oof':
+                pairs.append((f'{oof} {rule}',
+                              f'probe_in_sample count({oof} {rule})'))
+        pairs.append((f'{oof} top40', 'ft_in_sample top40'))
+    return pairs + [('probe_oof top40', 'probe_in_sample top40')]
+
+
+def markdown(scores: list, rules: Sequence[str] = RULES) -> str:
     """The rows (mean ± std over seeds) and the paired F1 comparisons."""
     def values(row, key):
         return [s['rows'][row][key] for s in scores if row in s['rows']]
@@ -247,7 +272,7 @@ def markdown(scores: list) -> str:
     lines += ['', '| candidate - baseline (F1, paired by seed) | mean | per '
               'seed | spread (larger F1 std) | wins by more than spread? |',
               '|---|---|---|---|---|']
-    for cand, base in COMPARISONS:
+    for cand, base in comparisons(rules):
         both = [s for s in scores if cand in s['rows'] and base in s['rows']]
         if len(both) < 2:
             continue
@@ -276,6 +301,10 @@ def main() -> None:
     parser.add_argument('--methods', nargs='+', default=list(METHODS),
                         choices=METHODS, help='probabilities to compute '
                         '(method by method over the seeds)')
+    parser.add_argument('--rules', nargs='+', default=list(RULES),
+                        help='out-of-fold flag rules scored: FILTER_BY or '
+                        'FILTER_BY:FRAC_NOISE (find_label_issues.py '
+                        '--filter-by / --frac-noise)')
     parser.add_argument('--report-only', action='store_true',
                         help='only score what earlier calls saved')
     args = parser.parse_args()
@@ -287,10 +316,11 @@ def main() -> None:
                 compute(args.work, seed, method, args)
                 print(f'{method} seed {seed} done {os.getloadavg()}',
                       flush=True)
-    scores = [score_seed(args.work, seed) for seed in args.seeds]
+    scores = [score_seed(args.work, seed, args.rules)
+              for seed in args.seeds]
     print(json.dumps(dict(scores=scores, seeds=args.seeds,
                           uptime=os.getloadavg()), indent=1))
-    print(markdown(scores))
+    print(markdown(scores, args.rules))
 
 
 if __name__ == '__main__':
