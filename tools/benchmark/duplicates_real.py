@@ -11,6 +11,8 @@ group) against the planted ones. ``--timing N`` also hashes N exported
 images (one process) and times the matching.
 
     python tools/benchmark/duplicates_real.py --work /tmp/dup_bench
+    python tools/benchmark/duplicates_real.py --seed 4 \\
+        --setting 4 6:confirm=36 8:align=0.895   # only these rows
 """
 import argparse
 import io
@@ -187,6 +189,16 @@ def timing(work: str, images: int, copies: int = 1) -> Dict:
     return figures
 
 
+def parse_setting(text: str) -> Tuple[int, str, float]:
+    """``T``, ``T:confirm=C`` or ``T:align=A`` as (threshold, kind, value)."""
+    threshold, _, rest = text.partition(':')
+    kind, _, value = rest.partition('=')
+    if not threshold.isdigit() or kind not in ('', 'confirm', 'align'):
+        raise argparse.ArgumentTypeError(
+            f'--setting {text!r}: write T, T:confirm=C or T:align=A')
+    return int(threshold), kind or 'confirm', float(value or 256)
+
+
 def main() -> None:
     """Run the benchmark and print the figures as JSON."""
     parser = argparse.ArgumentParser(
@@ -203,6 +215,9 @@ def main() -> None:
     parser.add_argument('--align', type=float, nargs='+', default=[],
                         help='aligned detail correlations to try (each '
                         'with every threshold, no 256-bit confirmation)')
+    parser.add_argument('--setting', type=parse_setting, nargs='+',
+                        default=[], help='run only these settings (T, '
+                        'T:confirm=C, T:align=A) instead of the grid')
     parser.add_argument('--timing', type=int, default=0,
                         help='also time hashing N images (e.g. 10000)')
     parser.add_argument('--scale', type=int, default=1,
@@ -222,25 +237,26 @@ def main() -> None:
         planted = [tuple(p) for p in json.load(file)]
     items = list_items(root)
     hashes = hash_files([osp.join(root, i.path) for i in items], 1, False)
-    results = {}
-    for threshold in args.threshold:
-        for confirm in args.confirm:
-            start = time.perf_counter()
+    settings = args.setting or [
+        (t, kind, value) for t in args.threshold
+        for kind, values in (('confirm', args.confirm), ('align', args.align))
+        for value in values]
+    results = {'utc_start': time.strftime('%H:%M:%S', time.gmtime())}
+    for threshold, kind, value in settings:
+        start = time.perf_counter()
+        if kind == 'align':
+            report = group_hashes(root, items, hashes, threshold, align=value)
+        else:
             report = group_hashes(root, items, hashes, threshold,
-                                  None if confirm >= 256 else confirm)
-            results[f'{threshold}/{confirm}'] = dict(
-                score(report, planted),
-                seconds=round(time.perf_counter() - start, 2))
-        for align in args.align:
-            start = time.perf_counter()
-            report = group_hashes(root, items, hashes, threshold,
-                                  align=align)
-            results[f'{threshold}/align {align}'] = dict(
-                score(report, planted),
-                seconds=round(time.perf_counter() - start, 2))
+                                  None if value >= 256 else int(value))
+        name = (f'{threshold}/align {value}' if kind == 'align' else
+                f'{threshold}/{int(value)}')
+        results[name] = dict(score(report, planted),
+                             seconds=round(time.perf_counter() - start, 2))
     if args.timing:
         results['timing'] = timing(args.work, args.timing, args.scale)
     results['uptime'] = os.getloadavg()
+    results['utc_end'] = time.strftime('%H:%M:%S', time.gmtime())
     print(json.dumps(results, indent=1))
 
 
