@@ -57,6 +57,7 @@ def initial_weights(tmp_path: Path, config: Path) -> Path:
     with the initial statistics (mean 0, variance 1).
     """
     cfg = Config.fromfile(str(config))
+    torch.manual_seed(0)  # the same random model in every process
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.train()
@@ -153,6 +154,7 @@ def test_fine_tuning_below_the_probe_keeps_the_probe(tmp_path, tree):
     config = write_config(tmp_path, tree, 'LinearClsHead', '''
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=1e4, momentum=0.9))
 auto_scale_lr = dict(enable=False)
+default_hooks = dict(checkpoint=dict(save_best='auto'))
 ''')
     runner, hook, work_dir = train_from_random_weights(tmp_path, config)
     assert hook.summary['val_top1'] > 50  # the probe learnt something
@@ -165,6 +167,11 @@ auto_scale_lr = dict(enable=False)
     log = log_text(work_dir)
     assert 'the model now holds the stage-1 (probe) weights' in log
     assert 'kept 0.' in log
+    # validated once more: the best checkpoint now holds the probe
+    best = next(work_dir.glob('best_accuracy_top1_epoch_*.pth'))
+    for name in (best.name, 'lpft_selected.pth'):
+        saved = torch.load(work_dir / name, weights_only=True)['state_dict']
+        assert all(torch.equal(saved[k], v) for k, v in stage1.items()), name
 
 
 def test_kept_weights_are_the_logged_mix_of_probe_and_fine_tuned(

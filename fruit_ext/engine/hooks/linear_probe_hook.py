@@ -57,9 +57,10 @@ class LinearProbeHook(Hook):
     validation's top-1 (``val/probe_top1``). With ``keep_better``, when
     training ends the model keeps the best on val of the probe (stage 1),
     the fine-tuned weights and their weight-space mixes (WiSE-FT,
-    ``interpolations``); the log says which, and a kept probe or mix is the
-    file ``{work_dir}/linear_probe.pth`` (saved after stage 1) or
-    ``{work_dir}/lpft_selected.pth``.
+    ``interpolations``); the log says which, and a kept probe or mix is
+    saved as ``{work_dir}/lpft_selected.pth``; those weights are validated once more, so the
+    calibration is fitted for them and the best checkpoint (``best.pth``)
+    holds them when they beat every epoch on val.
 
     Runs after ``load_from``; a resumed run (iteration > 0) does not refit:
     the head is in the checkpoint, the probe's figures in its meta. Under
@@ -277,23 +278,28 @@ class LinearProbeHook(Hook):
         if self.alpha == 1.0:
             self.kept = 'fine-tuned'
             return
-        where = osp.join(runner.work_dir, 'linear_probe.pth')
         if self.alpha == 0.0:
             self.kept = 'probe'
-            what = 'the stage-1 (probe) weights, saved as ' + where
+            what = ('the stage-1 (probe) weights (also in '
+                    f"{osp.join(runner.work_dir, 'linear_probe.pth')})")
         else:
             self.kept = 'interpolated'
-            where = osp.join(runner.work_dir, SELECTED_NAME)
-            runner.save_checkpoint(runner.work_dir, SELECTED_NAME,
-                                   save_optimizer=False,
-                                   save_param_scheduler=False)
             what = (f'{1 - self.alpha:g} x probe + {self.alpha:g} x '
-                    f'fine-tuned weights, saved as {where}')
+                    'fine-tuned weights')
         runner.logger.warning(
             f'LinearProbeHook: fine-tuning ended at {self.finetuned_val:.2f} '
             f'val top-1, the linear probe at {probe:.2f}: the model now holds '
-            f'{what} (val {val:.2f}); use that file: the epoch checkpoints '
-            '(and best.pth) hold the fine-tuned weights.')
+            f'{what} (val {val:.2f}). Validating them once more, so that '
+            'the calibration is fitted for them and the best checkpoint '
+            '(best.pth) holds them if they beat every epoch on val.')
+        runner.val_loop.run()
+        runner.save_checkpoint(runner.work_dir, SELECTED_NAME,
+                               save_optimizer=False,
+                               save_param_scheduler=False)
+        runner.logger.info(
+            f'LinearProbeHook: the kept weights are saved as '
+            f'{osp.join(runner.work_dir, SELECTED_NAME)}; the epoch '
+            'checkpoints hold the fine-tuned ones.')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Store the probe's figures in the checkpoint's meta.
