@@ -6,8 +6,10 @@ every config built on that base uses it), it works under ``mim train``,
 ``mim test``, ``tools/train.py``, ``tools/test.py`` and the ``dist_*.sh``
 launchers, which all build ``RUNNERS.build(cfg)`` when ``runner_type`` is set.
 Before anything is built it applies :func:`resolve_config` (``data_root``,
-``classes`` and ``max_epochs`` given once reach every place) and, on CPUs
-with native bfloat16, :func:`apply_cpu_fast_path` (``cpu_fast_path``). Then:
+``classes`` and ``max_epochs`` given once reach every place) and, when
+training on CPU, :func:`apply_cpu_fast_path` (``cpu_fast_path``: bfloat16
+and channels-last on CPUs with native bfloat16, glibc heap malloc on any
+glibc CPU). Then:
 
 * training holds a lock on the work dir (:class:`WorkDirLock`) and only then
   writes the config dump, so a second run into the same dir stops before it
@@ -70,7 +72,7 @@ class FruitRunner(Runner):
         resolved = resolve_config(cfg)
         fast_path = apply_cpu_fast_path(cfg)
         runner = super().from_cfg(cfg)
-        for line in resolved + ([fast_path] if fast_path else []):
+        for line in resolved + (fast_path.splitlines() if fast_path else []):
             runner.logger.info(line)
         return runner
 
