@@ -10,7 +10,8 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from conftest import run
-from fruit_ext.datasets.duplicates import (BOXES, DEFAULT_THRESHOLD,
+from fruit_ext.datasets.duplicates import (ALIGNED_THRESHOLD, BOXES,
+                                           DEFAULT_THRESHOLD,
                                            _bits_to_int, connected_groups,
                                            cosine_pairs, find_duplicates,
                                            hash_rgb, near_pairs)
@@ -119,7 +120,11 @@ def test_find_duplicates_groups_planted_copies(tmp_path):
              for g in report.groups}
     assert found == expected
     assert len(report.leaking) == 3 and len(report.mislabelled) == 1
-    assert report.threshold == DEFAULT_THRESHOLD
+    assert report.threshold == ALIGNED_THRESHOLD  # with the aligned check
+    plain = find_duplicates(str(tmp_path / 'data'), DEFAULT_THRESHOLD,
+                            progress=False, align=None)
+    assert {frozenset(plain.items[i].path for i in g)
+            for g in plain.groups} == expected
 
 
 def test_tool_writes_csv_and_sheets_and_exits_one(tmp_path):
@@ -189,17 +194,18 @@ def test_aligned_correlation_keeps_crops_and_drops_look_alikes(tmp_path):
     assert scores[3] == -1  # a broken file confirms nothing
 
 
-def test_tool_align_keeps_planted_copies(tmp_path):
+def test_tool_align_by_default_and_no_align(tmp_path):
     expected = write_planted(tmp_path / 'data')
-    out = tmp_path / 'dups.csv'
-    result = run([sys.executable, 'tools/dataset/find_duplicates.py',
-                  str(tmp_path / 'data'), '--out', str(out), '--workers',
-                  '1', '--threshold', '8', '--align'], check=False)
-    assert result.returncode == 1, result.stdout
-    groups = {}
-    for row in csv.DictReader(out.open(encoding='utf-8')):
-        groups.setdefault(row['group'], set()).add(row['path'])
-    assert {frozenset(g) for g in groups.values()} == expected
+    for extra in ([], ['--no-align']):
+        out = tmp_path / f'dups{len(extra)}.csv'
+        result = run([sys.executable, 'tools/dataset/find_duplicates.py',
+                      str(tmp_path / 'data'), '--out', str(out), '--workers',
+                      '1', *extra], check=False)
+        assert result.returncode == 1, result.stdout
+        groups = {}
+        for row in csv.DictReader(out.open(encoding='utf-8')):
+            groups.setdefault(row['group'], set()).add(row['path'])
+        assert {frozenset(g) for g in groups.values()} == expected
     bad = run([sys.executable, 'tools/dataset/find_duplicates.py',
                str(tmp_path / 'data'), '--align', '2'], check=False)
     assert bad.returncode == 2 and '--align 2' in bad.stdout

@@ -2,16 +2,19 @@
 """Find near-duplicate images (and train/val leakage) in a dataset folder.
 
     python tools/dataset/find_duplicates.py data/my_split
-    python tools/dataset/find_duplicates.py data/my_split --threshold 6 \\
+    python tools/dataset/find_duplicates.py data/my_split \\
         --out dups.csv --sheets dup_sheets
+    python tools/dataset/find_duplicates.py data/huge --no-align  # fast
     python tools/dataset/find_duplicates.py data/my_split \\
         --embed configs/efficientnet-lite0_fruit.py \\
         checkpoints/efficientnet-lite0_in1k.pth --min-cosine 0.97
 
-Perceptual hashes (pHash + dHash of the picture and of 48 crops; with
-``--confirm``, pairs must also agree on a 256-bit pHash; with ``--align``,
-line up in fine detail with one picture placed inside the other) catch exact,
-resized, re-compressed, brightened and slightly cropped copies;
+Perceptual hashes (pHash + dHash of the picture and of 48 crops, within
+``--threshold`` bits; by default pairs must also line up in fine detail with
+one picture placed inside the other, ``--align``; with ``--confirm``, also
+agree on a 256-bit pHash) catch exact, resized, re-compressed, brightened and
+slightly cropped copies (defaults: threshold 6, align 0.895, recall and
+precision 0.94-0.96 / 0.98-1.00 on held-out Fashion-MNIST, docs/data.md);
 ``--embed`` adds pairs whose CNN embeddings (the config's test pipeline,
 pre-logits features) have a cosine similarity of at least ``--min-cosine``.
 Writes a CSV (one row per image in a group of 2+: group,path,split,class)
@@ -27,7 +30,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from fruit_ext.datasets.duplicates import (DEFAULT_CONFIRM,
+from fruit_ext.datasets.duplicates import (ALIGNED_THRESHOLD, DEFAULT_CONFIRM,
                                            DEFAULT_MIN_CORRELATION,
                                            DEFAULT_THRESHOLD, add_pairs,
                                            cosine_pairs, find_duplicates)
@@ -48,18 +51,25 @@ def parse_args() -> argparse.Namespace:
                         'duplicates_sheets/)')
     parser.add_argument('--max-sheets', type=int, default=20,
                         help='contact sheets for the first N groups')
-    parser.add_argument('--threshold', type=int, default=DEFAULT_THRESHOLD,
-                        help='Hamming distance (of 64 bits) on both hashes')
+    parser.add_argument('--threshold', type=int, default=None,
+                        help='Hamming distance (of 64 bits) on both hashes '
+                        f'(none: {ALIGNED_THRESHOLD}, or {DEFAULT_THRESHOLD} '
+                        'with --no-align)')
     parser.add_argument('--confirm', type=int, nargs='?', metavar='BITS',
                         const=DEFAULT_CONFIRM, default=None,
                         help='pairs must also be within BITS of a 256-bit '
                         'pHash: fewer look-alikes, but copies of smooth, '
                         'textureless photos may be missed')
-    parser.add_argument('--align', type=float, nargs='?', metavar='MIN',
-                        const=DEFAULT_MIN_CORRELATION, default=None,
-                        help='pairs must also correlate by at least MIN in '
-                        'fine detail with one picture aligned inside the '
-                        'other (best with --threshold 8; docs/data.md)')
+    align = parser.add_mutually_exclusive_group()
+    align.add_argument('--align', type=float, metavar='MIN',
+                       default=DEFAULT_MIN_CORRELATION,
+                       help='pairs must also correlate by at least MIN in '
+                       'fine detail with one picture aligned inside the '
+                       'other (about 4 ms per candidate pair; docs/data.md)')
+    align.add_argument('--no-align', dest='align', action='store_const',
+                       const=None, help='skip the aligned check, for very '
+                       'large folders (its time grows with the candidate '
+                       'pairs); more look-alikes are reported: add --confirm')
     parser.add_argument('--embed', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='also match by CNN embeddings of this model')
     parser.add_argument('--min-cosine', type=float, default=0.97,
@@ -67,6 +77,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=None,
                         help='hashing processes (none: all CPUs)')
     args = parser.parse_args()
+    if args.threshold is None:
+        args.threshold = (DEFAULT_THRESHOLD if args.align is None else
+                          ALIGNED_THRESHOLD)
     if args.threshold < 0 or args.threshold > 64:
         parser.error(f'--threshold {args.threshold}: must be 0-64')
     if args.align is not None and not -1 <= args.align <= 1:
