@@ -194,7 +194,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
                         help='seeds, one run of each recipe per seed')
     parser.add_argument('--settings', nargs='+',
-                        default=['64:50', '224:50:3:effl0_lp+effl0_lpft',
+                        default=['64:50', '224:50:5:effl0_lp+effl0_lpft',
                                  '64:200::effl0_lp+effl0_lpft'],
                         help='SIZE:TRAIN_IMAGES_PER_CLASS[:EPOCHS[:RUN+RUN]]'
                         ' (defaults: --epochs, --runs)')
