@@ -214,6 +214,8 @@ class LinearProbeHook(Hook):
 
     def _val_top1(self, runner) -> float:
         """Top-1 (%) of the model as it is, on the val dataloader."""
+        # not runner.val_loop: its hooks would save (and link as best.pth)
+        # checkpoints of mixes that are then dropped
         model = runner.model
         model.eval()
         counts = torch.zeros(2, dtype=torch.float64)
