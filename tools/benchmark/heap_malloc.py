@@ -56,11 +56,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--data', default='work_dirs/heap_malloc/demo',
                         help='a fruit30-layout folder (480 train images: 15 '
                         'full batches of 32 per epoch)')
-    parser.add_argument('--work-dir', default='work_dirs/heap_malloc/runs')
+    parser.add_argument('--work-dir', default='work_dirs/heap_malloc/runs',
+                        help='one work dir per training run under it')
     parser.add_argument('--settings', nargs='+', default=['224', '64'],
                         choices=list(SETTINGS),
                         help='image sizes; -fp32: without the bf16 part')
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='runs per setting and allocator, alternating')
     parser.add_argument('--skip', type=int, default=3,
                         help='first iterations of a run left out (warm-up)')
     parser.add_argument('--out', help='write the runs as JSON here too')
