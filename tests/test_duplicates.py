@@ -13,8 +13,9 @@ from conftest import run
 from fruit_ext.datasets.duplicates import (ALIGNED_THRESHOLD, BOXES,
                                            DEFAULT_THRESHOLD,
                                            _bits_to_int, connected_groups,
-                                           cosine_pairs, find_duplicates,
-                                           hash_rgb, near_pairs)
+                                           cosine_pairs, crop_boxes,
+                                           find_duplicates, hash_rgb,
+                                           near_pairs)
 
 
 def scene(seed: int, size: int = 96) -> Image.Image:
@@ -39,6 +40,21 @@ def test_hashes_are_imagehash_of_each_crop():
         crop = grey.crop(tuple(round(v * 96) for v in BOXES[row]))
         assert hashes[row, 0] == _bits_to_int(imagehash.phash(crop).hash)
         assert hashes[row, 1] == _bits_to_int(imagehash.dhash(crop).hash)
+
+
+def test_denser_crop_grid_is_imagehash_and_holds_the_default_grid():
+    rgb = np.asarray(scene(0))
+    dense, boxes = hash_rgb(rgb, steps=5), crop_boxes(5)
+    grey = Image.fromarray(rgb).convert('L').resize((96, 96), Image.LANCZOS)
+    assert dense.shape == (121, 2) and len(boxes) == 121
+    crop = grey.crop(tuple(round(v * 96) for v in boxes[60]))
+    assert dense[60, 0] == _bits_to_int(imagehash.phash(crop).hash)
+    # every default box is in the dense grid, with the same hashes
+    pixels = [tuple(round(v * 96) for v in box) for box in boxes]
+    rows = [pixels.index(tuple(round(v * 96) for v in box)) for box in BOXES]
+    assert (dense[rows] == hash_rgb(rgb)).all()
+    with pytest.raises(ValueError, match='crop steps'):
+        crop_boxes(1)
 
 
 def _brute_force(hashes: np.ndarray, threshold: int) -> set:
@@ -125,6 +141,10 @@ def test_find_duplicates_groups_planted_copies(tmp_path):
                             progress=False, align=None)
     assert {frozenset(plain.items[i].path for i in g)
             for g in plain.groups} == expected
+    dense = find_duplicates(str(tmp_path / 'data'), progress=False,
+                            crop_steps=5)
+    assert {frozenset(dense.items[i].path for i in g)
+            for g in dense.groups} == expected
 
 
 def test_tool_writes_csv_and_sheets_and_exits_one(tmp_path):

@@ -23,14 +23,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .health.aligned import DEFAULT_MIN_CORRELATION, aligned_scores
-from .health.hashes import (BOXES, DEFAULT_CONFIRM, _bits_to_int,
-                            confirm_pairs, hash_file, hash_files, hash_rgb)
+from .health.hashes import (BOXES, DEFAULT_CONFIRM, DEFAULT_CROP_STEPS,
+                            _bits_to_int, confirm_pairs, crop_boxes,
+                            hash_file, hash_files, hash_rgb)
 
 __all__ = [  # the hashing names are re-exported: one module to import
-    'ALIGNED_THRESHOLD', 'BOXES', 'DEFAULT_CONFIRM',
+    'ALIGNED_THRESHOLD', 'BOXES', 'DEFAULT_CONFIRM', 'DEFAULT_CROP_STEPS',
     'DEFAULT_MIN_CORRELATION', 'DEFAULT_THRESHOLD', 'DuplicateReport', 'Item',
     '_bits_to_int', 'add_pairs', 'aligned_scores', 'candidate_pairs',
-    'confirm_pairs', 'connected_groups', 'cosine_pairs', 'find_duplicates',
+    'confirm_pairs', 'connected_groups', 'crop_boxes', 'cosine_pairs', 'find_duplicates',
     'group_hashes',
     'hash_file', 'hash_files', 'hash_rgb', 'list_items', 'near_pairs'
 ]
@@ -124,7 +125,8 @@ def near_pairs(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD
     of the matching crop are both within ``threshold``.
 
     Args:
-        hashes: (N, len(BOXES), 2) uint64 array (:func:`hash_rgb`).
+        hashes: (N, boxes, 2) uint64 array (:func:`hash_rgb`; 2-D rows
+            are read as the default grid's ``len(BOXES)`` boxes).
         threshold: Hamming distance, 0-64.
 
     Returns:
@@ -132,7 +134,9 @@ def near_pairs(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD
     """
     if not 0 <= threshold <= 64:
         raise ValueError(f'threshold must be 0-64 bits, got {threshold}')
-    hashes = np.asarray(hashes, dtype=np.uint64).reshape(-1, len(BOXES), 2)
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    if hashes.ndim != 3:
+        hashes = hashes.reshape(-1, len(BOXES), 2)
     boxes = hashes.shape[1]
     flat = hashes.reshape(-1, 2)
 
@@ -300,7 +304,7 @@ def group_hashes(root: str, items: List[Item],
     good = [i for i, h in enumerate(hashes) if h is not None]
     kept = [items[i] for i in good]
     array = np.array([hashes[i] for i in good], dtype=np.uint64)
-    pairs, _ = near_pairs(array.reshape(-1, len(BOXES), 2), threshold)
+    pairs, _ = near_pairs(array, threshold)
     if confirm is not None and len(pairs):
         pairs = pairs[confirm_pairs([osp.join(root, i.path) for i in kept],
                                     pairs, confirm)]
@@ -317,8 +321,8 @@ def group_hashes(root: str, items: List[Item],
 def find_duplicates(root: str, threshold: int = ALIGNED_THRESHOLD,
                     workers: int = 1, progress: bool = True,
                     confirm: Optional[int] = None,
-                    align: Optional[float] = DEFAULT_MIN_CORRELATION
-                    ) -> DuplicateReport:
+                    align: Optional[float] = DEFAULT_MIN_CORRELATION,
+                    crop_steps: int = DEFAULT_CROP_STEPS) -> DuplicateReport:
     """Hash every image of a dataset and group the near-duplicates.
 
     Args:
@@ -331,13 +335,14 @@ def find_duplicates(root: str, threshold: int = ALIGNED_THRESHOLD,
             confirmation).
         align: Aligned detail correlation that confirms a pair (None: no
             alignment check; it costs about 4 ms per candidate pair).
+        crop_steps: Crop grid hashed per image (:func:`crop_boxes`).
 
     Returns:
         The report.
     """
     items = list_items(root)
     hashes = hash_files([osp.join(root, item.path) for item in items],
-                        workers, progress)
+                        workers, progress, crop_steps)
     return group_hashes(root, items, hashes, threshold, confirm, align)
 
 

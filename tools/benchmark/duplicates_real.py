@@ -189,14 +189,21 @@ def timing(work: str, images: int, copies: int = 1) -> Dict:
     return figures
 
 
-def parse_setting(text: str) -> Tuple[int, str, float]:
-    """``T``, ``T:confirm=C`` or ``T:align=A`` as (threshold, kind, value)."""
+def parse_setting(text: str) -> Tuple[int, str, float, int]:
+    """``T``, ``T:confirm=C`` or ``T:align=A``, each with an optional
+    ``:steps=S`` crop grid, as (threshold, kind, value, steps)."""
     threshold, _, rest = text.partition(':')
+    rest, _, steps = rest.partition(':steps=')
+    if rest.startswith('steps='):
+        rest, steps = '', rest[len('steps='):]
     kind, _, value = rest.partition('=')
-    if not threshold.isdigit() or kind not in ('', 'confirm', 'align'):
+    if (not threshold.isdigit() or kind not in ('', 'confirm', 'align')
+            or not (steps or '3').isdigit()):
         raise argparse.ArgumentTypeError(
-            f'--setting {text!r}: write T, T:confirm=C or T:align=A')
-    return int(threshold), kind or 'confirm', float(value or 256)
+            f'--setting {text!r}: write T, T:confirm=C or T:align=A, '
+            'optionally followed by :steps=S')
+    return int(threshold), kind or 'confirm', float(value or 256), int(
+        steps or 3)
 
 
 def main() -> None:
@@ -236,13 +243,20 @@ def main() -> None:
     with open(manifest) as file:
         planted = [tuple(p) for p in json.load(file)]
     items = list_items(root)
-    hashes = hash_files([osp.join(root, i.path) for i in items], 1, False)
     settings = args.setting or [
-        (t, kind, value) for t in args.threshold
+        (t, kind, value, 3) for t in args.threshold
         for kind, values in (('confirm', args.confirm), ('align', args.align))
         for value in values]
     results = {'utc_start': time.strftime('%H:%M:%S', time.gmtime())}
-    for threshold, kind, value in settings:
+    grids = {}
+    for steps in sorted({s[3] for s in settings}):
+        start = time.perf_counter()
+        grids[steps] = hash_files([osp.join(root, i.path) for i in items], 1,
+                                  False, steps)
+        results[f'hash_s/steps {steps}'] = round(
+            time.perf_counter() - start, 1)
+    for threshold, kind, value, steps in settings:
+        hashes = grids[steps]
         start = time.perf_counter()
         if kind == 'align':
             report = group_hashes(root, items, hashes, threshold, align=value)
@@ -250,7 +264,8 @@ def main() -> None:
             report = group_hashes(root, items, hashes, threshold,
                                   None if value >= 256 else int(value))
         name = (f'{threshold}/align {value}' if kind == 'align' else
-                f'{threshold}/{int(value)}')
+                f'{threshold}/{int(value)}') + (
+                    f'/steps {steps}' if steps != 3 else '')
         results[name] = dict(score(report, planted),
                              seconds=round(time.perf_counter() - start, 2))
     if args.timing:

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fruit_ext.datasets.duplicates import (ALIGNED_THRESHOLD, DEFAULT_CONFIRM,
+                                           DEFAULT_CROP_STEPS,
                                            DEFAULT_MIN_CORRELATION,
                                            DEFAULT_THRESHOLD, add_pairs,
                                            cosine_pairs, find_duplicates)
@@ -70,6 +71,10 @@ def parse_args() -> argparse.Namespace:
                        const=None, help='skip the aligned check, for very '
                        'large folders (its time grows with the candidate '
                        'pairs); more look-alikes are reported: add --confirm')
+    parser.add_argument('--crop-steps', type=int,
+                        default=DEFAULT_CROP_STEPS, metavar='S',
+                        help='crop offsets per size and axis hashed per '
+                        'image (3: 49 crops; 5: 121, slower hashing)')
     parser.add_argument('--embed', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='also match by CNN embeddings of this model')
     parser.add_argument('--min-cosine', type=float, default=0.97,
@@ -152,7 +157,8 @@ def main() -> int:
     try:
         report = find_duplicates(
             args.root, args.threshold, args.workers or os.cpu_count() or 1,
-            confirm=args.confirm, align=args.align)
+            confirm=args.confirm, align=args.align,
+            crop_steps=args.crop_steps)
         if args.embed:
             feats = embed_paths(*args.embed, [osp.join(args.root, i.path)
                                               for i in report.items])

@@ -21,14 +21,25 @@ def _bits_to_int(bits: np.ndarray) -> int:
     return int(np.packbits(bits.astype(np.uint8).ravel()).view('>u8')[0])
 
 
-def crop_boxes() -> List[Tuple[float, float, float, float]]:
+#: Offsets per crop size and axis of the default grid (49 boxes).
+DEFAULT_CROP_STEPS = 3
+
+
+def crop_boxes(steps: int = DEFAULT_CROP_STEPS
+               ) -> List[Tuple[float, float, float, float]]:
     """Crop boxes (fractions) hashed per image; the first is the whole image.
 
-    Per axis: the whole side, 95 % at 3 offsets and 90 % at 3 offsets, so a
-    copy cropped to 90-100 % of each side anywhere is within 2.5 % of one.
+    Per axis: the whole side, 95 % at ``steps`` offsets and 90 % at
+    ``steps`` offsets; with 3, a copy cropped to 90-100 % of each side
+    anywhere is within 2.5 % of one; 5 halves that (121 boxes, a superset).
+
+    Args:
+        steps: Offsets per crop size and axis, at least 2.
     """
+    if steps < 2:
+        raise ValueError(f'crop steps must be at least 2, got {steps}')
     spans = [(0.0, 1.0)] + [(start, start + size) for size in (0.95, 0.9)
-                            for start in np.linspace(0, 1 - size, 3)]
+                            for start in np.linspace(0, 1 - size, steps)]
     return [(x0, y0, x1, y1) for (x0, x1) in spans for (y0, y1) in spans]
 
 
@@ -78,23 +89,26 @@ def dhash_bits(pixels: np.ndarray) -> np.ndarray:
     return np.packbits(bits, axis=1).view('>u8').ravel().astype(np.uint64)
 
 
-def hash_rgb(rgb: np.ndarray) -> np.ndarray:
-    """pHash and dHash of the whole picture and of each :data:`BOXES` crop.
+def hash_rgb(rgb: np.ndarray, steps: int = DEFAULT_CROP_STEPS) -> np.ndarray:
+    """pHash and dHash of the whole picture and of each crop box.
 
     The same hashes as ``imagehash.phash`` / ``dhash`` of each crop of a
     96x96 grey thumbnail (tests/test_duplicates.py), computed in one batch.
 
     Args:
         rgb: HxWx3 uint8 array.
+        steps: Crop grid (:func:`crop_boxes`).
 
     Returns:
-        (len(BOXES), 2) uint64 array of (pHash, dHash); row 0 is the whole
+        (len(crop_boxes(steps)), 2) uint64 array of (pHash, dHash); row 0 is the whole
         picture.
     """
     from PIL import Image
     grey = _grey_thumb(rgb)
     lanczos = Image.Resampling.LANCZOS
-    crops = [tuple(round(v * 96) for v in box) for box in BOXES]
+    crops = [tuple(round(v * 96) for v in box)
+             for box in (BOXES if steps == DEFAULT_CROP_STEPS
+                         else crop_boxes(steps))]
     big = np.stack([np.asarray(grey.crop(box).resize((32, 32), lanczos))
                     for box in crops])
     small = np.stack([np.asarray(grey.crop(box).resize((9, 8), lanczos))
@@ -154,37 +168,44 @@ def confirm_pairs(paths: Sequence[str], pairs: np.ndarray,
     return keep
 
 
-def hash_file(path: str) -> Optional[np.ndarray]:
+def hash_file(path: str, steps: int = DEFAULT_CROP_STEPS
+              ) -> Optional[np.ndarray]:
     """:func:`hash_rgb` of an image file; None when it cannot be decoded.
 
     Args:
         path: Image file.
+        steps: Crop grid (:func:`crop_boxes`).
 
     Returns:
         The hashes, or None for a broken file (``check.py`` reports it).
     """
     try:
-        return hash_rgb(load_rgb(path, min_size=96))
+        return hash_rgb(load_rgb(path, min_size=96), steps)
     except BrokenImageError:
         return None
 
 
 def hash_files(paths: Sequence[str], workers: int = 1,
-               progress: bool = True) -> List[Optional[np.ndarray]]:
+               progress: bool = True, steps: int = DEFAULT_CROP_STEPS
+               ) -> List[Optional[np.ndarray]]:
     """:func:`hash_file` of every path, in parallel.
 
     Args:
         paths: Image files.
         workers: Processes.
         progress: Show a progress bar.
+        steps: Crop grid (:func:`crop_boxes`).
 
     Returns:
         One hash array or None per path, in order.
     """
+    from functools import partial
+
     from mmengine.utils import track_progress_rich
     if not paths:
         return []
     if progress or workers > 1:
-        return track_progress_rich(hash_file, list(paths), nproc=workers,
-                                   chunksize=16, description='Hashing images')
-    return [hash_file(path) for path in paths]
+        return track_progress_rich(partial(hash_file, steps=steps),
+                                   list(paths), nproc=workers, chunksize=16,
+                                   description='Hashing images')
+    return [hash_file(path, steps) for path in paths]
