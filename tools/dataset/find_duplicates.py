@@ -9,12 +9,14 @@
         --embed configs/efficientnet-lite0_fruit.py \\
         checkpoints/efficientnet-lite0_in1k.pth --min-cosine 0.97
 
-Perceptual hashes (pHash + dHash of the picture and of 48 crops, within
+Perceptual hashes (pHash + dHash of the picture and of 120 crops, 48 with
+``--no-align`` or ``--crop-steps 3``; within
 ``--threshold`` bits; by default pairs must also line up in fine detail with
 one picture placed inside the other, ``--align``; with ``--confirm``, also
 agree on a 256-bit pHash) catch exact, resized, re-compressed, brightened and
-slightly cropped copies (defaults: threshold 6, align 0.895, recall and
-precision 0.94-0.96 / 0.98-1.00 on held-out Fashion-MNIST, docs/data.md);
+slightly cropped copies (defaults: threshold 6, align 0.895, 121 boxes;
+recall and precision 0.98-1.00 / 0.92-1.00 on held-out Fashion-MNIST,
+docs/data.md);
 ``--embed`` adds pairs whose CNN embeddings (the config's test pipeline,
 pre-logits features) have a cosine similarity of at least ``--min-cosine``.
 Writes a CSV (one row per image in a group of 2+: group,path,split,class)
@@ -30,7 +32,8 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from fruit_ext.datasets.duplicates import (ALIGNED_THRESHOLD, DEFAULT_CONFIRM,
+from fruit_ext.datasets.duplicates import (ALIGNED_CROP_STEPS,
+                                           ALIGNED_THRESHOLD, DEFAULT_CONFIRM,
                                            DEFAULT_CROP_STEPS,
                                            DEFAULT_MIN_CORRELATION,
                                            DEFAULT_THRESHOLD, add_pairs,
@@ -71,10 +74,11 @@ def parse_args() -> argparse.Namespace:
                        const=None, help='skip the aligned check, for very '
                        'large folders (its time grows with the candidate '
                        'pairs); more look-alikes are reported: add --confirm')
-    parser.add_argument('--crop-steps', type=int,
-                        default=DEFAULT_CROP_STEPS, metavar='S',
+    parser.add_argument('--crop-steps', type=int, default=None, metavar='S',
                         help='crop offsets per size and axis hashed per '
-                        'image (3: 49 crops; 5: 121, slower hashing)')
+                        f'image (none: {ALIGNED_CROP_STEPS}, 121 crops, or '
+                        f'{DEFAULT_CROP_STEPS}, 49 crops and 2.3x faster '
+                        'hashing, with --no-align)')
     parser.add_argument('--embed', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='also match by CNN embeddings of this model')
     parser.add_argument('--min-cosine', type=float, default=0.97,
@@ -85,6 +89,11 @@ def parse_args() -> argparse.Namespace:
     if args.threshold is None:
         args.threshold = (DEFAULT_THRESHOLD if args.align is None else
                           ALIGNED_THRESHOLD)
+    if args.crop_steps is None:
+        args.crop_steps = (DEFAULT_CROP_STEPS if args.align is None else
+                           ALIGNED_CROP_STEPS)
+    if args.crop_steps < 2:
+        parser.error(f'--crop-steps {args.crop_steps}: must be at least 2')
     if args.threshold < 0 or args.threshold > 64:
         parser.error(f'--threshold {args.threshold}: must be 0-64')
     if args.align is not None and not -1 <= args.align <= 1:
