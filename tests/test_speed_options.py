@@ -1,6 +1,7 @@
 """Speed options (channels-last, CPU mixed precision, host-fitted loaders),
 the plain-PyTorch reference loop and the benchmark tools."""
 import json
+import os
 import sys
 
 import pytest
@@ -146,6 +147,27 @@ def test_throughput_benchmark_runs_on_cpu(tmp_path):
     assert summary['runner/files-data-only']['peak_mib'] > 0
     assert 0.2 < summary['alternating/memory (runner)']['vs_plain'] < 5
     assert '| alternating/memory (runner) |' in result.stdout
+
+
+def test_throughput_case_timeout_stops_the_measurement(tmp_path):
+    """A measurement past --case-timeout stops the run with a message, and
+    its process group (loader workers included) is gone: what gpu_suite.sh
+    relies on to stay inside a time limit."""
+    import subprocess
+    result = subprocess.run([
+        sys.executable,
+        str(REPO / 'tools' / 'benchmark' / 'train_throughput.py'),
+        '--img-size', '32', '--batch-size', '4', '--iters', '2', '--warmup',
+        '1', '--repeats', '1', '--workers', '2', '--threads', '1',
+        '--cases', 'runner/files-data-only', '--case-timeout', '2'],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert result.returncode != 0
+    assert 'runner/files-data-only ran past --case-timeout 2.0 s' in \
+        result.stderr
+    leftover = subprocess.run(['pgrep', '-f', str(tmp_path)],
+                              capture_output=True, text=True)
+    assert leftover.stdout == ''
 
 
 def test_throughput_op_profile_shows_the_same_convolutions():

@@ -95,6 +95,10 @@ def decode_to_memory(root: Path, out: Path, count: int, img_size: int,
     from PIL import Image
 
     files = sorted((root / 'train').rglob('*.jpg'))[:count]
+    if not files:
+        raise SystemExit(f'No {root}/train/<class>/*.jpg files: give '
+                         '--data-root a folder in that layout, or leave it '
+                         'out to cut images from real photos.')
     decoded = [
         np.asarray(Image.open(path).convert('RGB').resize(
             (img_size, img_size), Image.BILINEAR)) for path in files

@@ -48,9 +48,11 @@ Example (about 40 minutes on 2 busy CPU cores)::
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -122,13 +124,28 @@ def run_case(name: str, args: argparse.Namespace, memory: Path,
     env = dict(os.environ, MALLOC_ARENA_MAX='1')
     if args.malloc == 'heap':
         env.update(HEAP_MALLOC)
-    result = subprocess.run(cmd, stdout=subprocess.PIPE, env=env,
-                            stderr=subprocess.STDOUT, text=True)
-    lines = [line for line in result.stdout.splitlines()
+    # its own process group: on timeout the loader workers go with it (a
+    # killed parent alone leaves them holding the output pipe open)
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env,
+                               stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    signal.signal(signal.SIGTERM, lambda *_: (
+        os.killpg(process.pid, signal.SIGKILL),
+        sys.exit(f'{name}: stopped (SIGTERM)')))
+    start = time.perf_counter()
+    try:
+        output, _ = process.communicate(timeout=args.case_timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output = process.communicate()[0]
+        raise SystemExit(f'{name} ran past --case-timeout '
+                         f'{args.case_timeout} s:\n{output[-4000:]}')
+    lines = [line for line in output.splitlines()
              if line.startswith('RESULT ')]
-    if result.returncode != 0 or not lines:
-        raise SystemExit(f'{name} failed:\n{result.stdout[-4000:]}')
-    return json.loads(lines[-1][len('RESULT '):])
+    if process.returncode != 0 or not lines:
+        raise SystemExit(f'{name} failed:\n{output[-4000:]}')
+    return dict(json.loads(lines[-1][len('RESULT '):]),
+                process_s=time.perf_counter() - start)
 
 
 def parse_args() -> argparse.Namespace:
@@ -187,7 +204,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--profile-dump',
                         help='with --profile: also write the cProfile stats '
                         'to PREFIX.plain and PREFIX.runner')
-    parser.add_argument('--json', help='write the raw results here')
+    parser.add_argument('--json', help='write the raw results here (after '
+                        'every measurement, so a cut-off run keeps them)')
+    parser.add_argument('--case-timeout', type=float, metavar='SECONDS',
+                        help='stop the run when one measurement (a fresh '
+                        'process, its start included) takes longer')
     parser.add_argument('--title', default='CPU',
                         help='sub-heading for --write-docs')
     parser.add_argument('--write-docs', action='store_true',
@@ -246,7 +267,11 @@ def main() -> None:
                 print(f'[{repeat + 1}/{args.repeats}] {name}: '
                       f"{result['images_per_s']:.2f} images/s{plain}, "
                       f"{result['cpu_ms_per_iter']:.0f} CPU ms/iter, peak "
-                      f"{result['peak_mib']:.0f} MiB", flush=True)
+                      f"{result['peak_mib']:.0f} MiB, process "
+                      f"{result['process_s']:.0f} s", flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps(
+                        dict(args=vars(args), results=results), indent=1))
     load = f"{load_before} -> {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     summary = summarize(results)
     import torch
