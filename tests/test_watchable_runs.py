@@ -64,6 +64,27 @@ def test_early_stopping_preset_stops_on_plateau(watched):
     assert not (work_dir / 'epoch_4.pth').exists()
 
 
+def test_early_stopping_count_survives_resume(watched, tmp_path):
+    """--resume continues the count: epoch_2.pth was saved before epoch 2's
+    validation (mmengine's order), with 0 validations without a gain, so the
+    resumed run stops after epochs 3 and 4 bring none; started afresh (the
+    upstream behaviour) it would also train epoch 5."""
+    config, work_dir, _, _ = watched
+    resumed = tmp_path / 'resumed'
+    shutil.copytree(work_dir, resumed)
+    for late in ('epoch_3.pth', 'last_checkpoint'):
+        (resumed / late).unlink(missing_ok=True)
+    log = run(['mim', 'train', 'mmpretrain', str(config), '--work-dir',
+               str(resumed), '--resume', str(resumed / 'epoch_2.pth'),
+               '--cfg-options', 'default_hooks.early_stopping.patience=2'
+               ]).stdout
+    assert 'resumed with best accuracy/top1' in log
+    assert 'and 0 validation(s) without a gain (patience 2)' in log
+    assert 'did not improve in the last 2 records' in log
+    assert (resumed / 'epoch_4.pth').is_file()
+    assert not (resumed / 'epoch_5.pth').exists()
+
+
 def test_one_line_per_epoch_with_val_top1_and_eta(watched):
     _, _, _, shown = watched
     lines = shown.strip().splitlines()

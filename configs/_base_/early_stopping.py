@@ -13,8 +13,9 @@
 #
 # (mmengine's defaults are the values below.) Tune it the same way:
 # default_hooks.early_stopping.patience=3. patience counts validations, so
-# with train_cfg.val_interval=5 a patience of 5 is 25 epochs. The count
-# restarts on --resume (mmengine does not checkpoint it).
+# with train_cfg.val_interval=5 a patience of 5 is 25 epochs. --resume
+# continues the count (fruit_ext keeps it in each checkpoint; a checkpoint
+# is written before that epoch's validation, so that one is not counted).
 early_stopping = dict(
     type='EarlyStoppingHook',
     monitor='accuracy/top1',  # a key of the val metrics, in percent
