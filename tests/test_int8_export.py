@@ -11,7 +11,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 from conftest import run
-from fruit_ext.apis.onnx_int8_graph import (pad_in_integers,
+from fruit_ext.apis.onnx_int8_graph import (pad_channels, pad_in_integers,
                                             padding_arithmetic)
 from fruit_ext.apis.onnx_quantize import (META_QUANTIZATION, images_in, pick,
                                           quantize_onnx)
@@ -71,6 +71,60 @@ def test_int8_keeps_metadata_and_runs_in_the_predictor(exported):
     assert np.abs(scores - np.stack([r['pred_scores'] for r in b])).max() \
         < 0.1
     assert (scores - scores[0]).std() > 0  # the images give other scores
+
+
+def test_dense_int8_convs_meet_the_symmetric_kernel_conditions(exported,
+                                                              tmp_path):
+    """onnxruntime picks MLAS's fast symmetric int8 convolution only for
+    int8 weights with zero point 0 and input channels in multiples of 4;
+    the RGB stem gets a zero 4th channel for that."""
+    _, int8, _, _, _ = exported
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / 'optimized.onnx')
+    ort.InferenceSession(str(int8), options,
+                         providers=['CPUExecutionProvider'])
+    graph = onnx.load(options.optimized_model_filepath).graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    convs = [node for node in graph.node if node.op_type == 'QLinearConv']
+    dense = [node for node in convs if all(
+        a.i == 1 for a in node.attribute if a.name == 'group')]
+    assert len(dense) > 5 and len(convs) > len(dense)
+    for node in dense:
+        weight = constants[node.input[3]]
+        assert weight.dtype == np.int8 and weight.shape[1] % 4 == 0
+        assert not constants[node.input[5]].any()  # weight zero points
+    stem = dense[0]
+    assert constants[stem.input[3]].shape[1] == 4
+    assert not constants[stem.input[3]][:, 3].any()
+
+
+def test_pad_channels_keeps_the_outputs():
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(
+        rng.standard_normal(shape).astype(np.float32), name)
+        for name, shape in (('w', (8, 3, 3, 3)), ('dw', (8, 1, 3, 3)))]
+    nodes = [helper.make_node('Conv', ['x', 'w'], ['a'], name='stem',
+                              strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node('Conv', ['a', 'dw'], ['y'], name='dw', group=8)]
+    graph = helper.make_graph(
+        nodes, 'convs',
+        [helper.make_tensor_value_info('x', onnx.TensorProto.FLOAT,
+                                       [1, 3, 9, 9])],
+        [helper.make_tensor_value_info('y', onnx.TensorProto.FLOAT,
+                                       [1, 8, 3, 3])],
+        weights)
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid('', 17)])
+    x = rng.standard_normal((1, 3, 9, 9)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None,
+                                                               {'x': x})[0]
+    assert pad_channels(model) == 1  # not the depthwise one
+    onnx.checker.check_model(model)
+    shapes = {t.name: list(t.dims) for t in model.graph.initializer}
+    assert shapes['w'] == [8, 4, 3, 3] and shapes['dw'] == [8, 1, 3, 3]
+    got = ort.InferenceSession(model.SerializeToString()).run(None,
+                                                              {'x': x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_verify_reports_top1_agreement(exported):
@@ -165,15 +219,16 @@ def test_padding_stays_float_and_pads_run_on_integers(effl0_int8):
     assert any(name.endswith('Ceil') for name in arithmetic)
     producer = {out: node for node in int8.graph.node for out in node.output}
     pads = [node for node in int8.graph.node if node.op_type == 'Pad']
-    assert len(pads) == 5  # the stem's and the 4 stride-2 blocks'
-    for pad in pads:  # pads the uint8 output of a QuantizeLinear
-        assert producer[pad.input[0]].op_type == 'QuantizeLinear'
+    # the stem's, the 4 stride-2 blocks' and the stem's 4th channel
+    assert len(pads) == 6
+    for pad in pads:  # pads a uint8 tensor (Quantize- or stem's Pad output)
+        assert producer[pad.input[0]].op_type in ('QuantizeLinear', 'Pad')
     for node in int8.graph.node:  # the size arithmetic reads no int8 value
         if node.op_type in ('Ceil', 'Div', 'Sub', 'Cast', 'Shape'):
             assert all(producer[name].op_type != 'DequantizeLinear'
                        for name in node.input if name in producer)
     meta = {e.key: e.value for e in int8.metadata_props}
-    assert json.loads(meta[META_QUANTIZATION])['integer_pads'] == 5
+    assert json.loads(meta[META_QUANTIZATION])['integer_pads'] == 6
 
 
 @pytest.mark.parametrize('size', [64, 75])

@@ -4,11 +4,12 @@
 int8 one with onnxruntime's static quantizer: QDQ format (QuantizeLinear /
 DequantizeLinear pairs, which onnxruntime and OpenVINO both run as int8
 kernels), int8 weights per output channel, uint8 activations whose ranges
-are measured on calibration images. For TF-style "same" padding
-(EfficientNet-Lite0), :mod:`~fruit_ext.apis.onnx_int8_graph` keeps the
-padding arithmetic in float and runs each Pad on the uint8 tensor, so the
-int8 graph stays in one piece. The images go through the model's own
-preprocessing, read from the fp32 file's metadata by the
+are measured on calibration images. An RGB stem reads a zero 4th channel
+(onnxruntime's fast int8 convolutions need 4k input channels). For TF-style
+"same" padding (EfficientNet-Lite0), :mod:`~fruit_ext.apis.onnx_int8_graph`
+keeps the padding arithmetic in float and runs each Pad on the uint8
+tensor, so the int8 graph stays in one piece. The images go through the
+model's own preprocessing, read from the fp32 file's metadata by the
 :class:`~fruit_ext.apis.predictor.Predictor` (the config's test pipeline,
 byte for byte), so calibration sees what inference will see. All metadata
 of the fp32 file (classes, aliases, preprocessing, calibration) is copied,
@@ -30,8 +31,8 @@ from onnxruntime.quantization import (CalibrationDataReader,
                                       QuantType, quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from .onnx_int8_graph import (pad_in_integers, padding_arithmetic,
-                              unshare_constants)
+from .onnx_int8_graph import (pad_channels, pad_in_integers,
+                              padding_arithmetic, unshare_constants)
 from .predictor import Predictor
 
 META_QUANTIZATION = 'fruit_ext.quantization'
@@ -169,6 +170,7 @@ def quantize_onnx(fp32_file: str, out_file: str, images: Sequence[str],
         model = onnx.load(prepared)
         excluded = padding_arithmetic(model)
         unshare_constants(model, excluded)
+        channel_pads = pad_channels(model)
         onnx.save(model, prepared)
         quantize_static(
             prepared, out_file,
@@ -186,7 +188,8 @@ def quantize_onnx(fp32_file: str, out_file: str, images: Sequence[str],
         int8.metadata_props.add(key=entry.key, value=entry.value)
     int8.metadata_props.add(key=META_QUANTIZATION, value=json.dumps(dict(
         format='QDQ', weights='int8 per channel', activations='uint8',
-        integer_pads=integer_pads, calibration_images=len(images),
+        integer_pads=integer_pads, channel_pads=channel_pads,
+        calibration_images=len(images),
         method=method,
         source=osp.basename(fp32_file))))
     onnx.save(int8, out_file)
