@@ -2,6 +2,7 @@
 import csv
 import io
 import sys
+from functools import partial
 from pathlib import Path
 
 import imagehash
@@ -18,10 +19,10 @@ from fruit_ext.datasets.duplicates import (ALIGNED_THRESHOLD, BOXES,
                                            near_pairs)
 
 
-def scene(seed: int, size: int = 96) -> Image.Image:
+def scene(seed: int, size: int = 96, cells: int = 6) -> Image.Image:
     """A smooth random colour field: a different 'photo' per seed."""
     rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (6, 6, 3)).astype(np.uint8)
+    small = rng.integers(0, 256, (cells, cells, 3)).astype(np.uint8)
     return Image.fromarray(small).resize((size, size), Image.BICUBIC)
 
 
@@ -112,17 +113,21 @@ def test_cosine_pairs_match_the_full_matrix():
 
 
 def write_planted(root: Path) -> dict:
-    """Six scenes in train, edited copies of three in val (one relabelled)."""
+    """Six scenes in train, edited copies of three in val (one relabelled).
+
+    The scenes have 12x12 colour cells: the JPEG copy of a smoother one
+    (6x6) falls below the refined aligned check (docs/data.md)."""
     for split in ('train', 'val'):
         for label in ('a', 'b'):
             (root / split / label).mkdir(parents=True)
+    photo = partial(scene, cells=12)
     for seed in range(6):
-        scene(seed).save(root / 'train' / 'ab'[seed % 2] / f'{seed}.png')
+        photo(seed).save(root / 'train' / 'ab'[seed % 2] / f'{seed}.png')
     for seed in range(6, 9):
-        scene(seed).save(root / 'val' / 'ab'[seed % 2] / f'{seed}.png')
-    jpeg(scene(0).resize((70, 70)), 50).save(root / 'val/a/resized.jpg')
-    scene(2).crop((4, 3, 92, 93)).save(root / 'val/a/cropped.png')
-    ImageEnhance.Brightness(scene(1)).enhance(1.15).save(
+        photo(seed).save(root / 'val' / 'ab'[seed % 2] / f'{seed}.png')
+    jpeg(photo(0).resize((70, 70)), 50).save(root / 'val/a/resized.jpg')
+    photo(2).crop((4, 3, 92, 93)).save(root / 'val/a/cropped.png')
+    ImageEnhance.Brightness(photo(1)).enhance(1.15).save(
         root / 'val/a/bright_relabelled.png')  # scene 1 is in train/b
     return {frozenset({'train/a/0.png', 'val/a/resized.jpg'}),
             frozenset({'train/a/2.png', 'val/a/cropped.png'}),
@@ -212,6 +217,54 @@ def test_aligned_correlation_keeps_crops_and_drops_look_alikes(tmp_path):
     assert scores[1] == scores[0], scores  # either may be the crop
     assert scores[2] < 0.5, scores
     assert scores[3] == -1  # a broken file confirms nothing
+
+
+def test_refined_alignment_keeps_photo_copies_drops_look_alikes(tmp_path):
+    """On a real photo: a cropped, shrunk, brightened JPEG copy passes the
+    refined check and scores higher refined than on the grid; a picture
+    with the photo's layout but other detail, and one with its detail
+    moved by under a pixel (no affine map explains it: a look-alike, not
+    a copy), pass the hashes and fail the refined check; the second
+    passes the grid-only check (0.895), which is why refinement exists."""
+    import cv2
+
+    from fruit_ext.datasets.health.aligned import (DEFAULT_MIN_CORRELATION,
+                                                   REFINE_FROM,
+                                                   aligned_scores)
+    from fruit_ext.datasets.health.hashes import hash_file
+    sys.path.insert(0, str(Path(__file__).parents[1] / 'tools' /
+                           'benchmark'))
+    from throughput_data import wheel_photos
+    photos = wheel_photos()
+    if len(photos) < 2:
+        pytest.skip('needs the matplotlib and scikit-learn sample photos')
+    source, other = (np.asarray(Image.open(path).convert('RGB').resize(
+        (128, 150), Image.LANCZOS), np.float32) for path in photos[:2])
+    copy = Image.fromarray(source.astype(np.uint8)).crop((6, 4, 122, 144))
+    copy = ImageEnhance.Brightness(copy).enhance(1.12).resize(
+        (70, 84), Image.BILINEAR)
+    coarse = cv2.GaussianBlur(source, (0, 0), 3)
+    other_detail = coarse + other - cv2.GaussianBlur(other, (0, 0), 3)
+    rows, cols = np.mgrid[0:150, 0:128].astype(np.float32)
+    moved = cv2.remap(source, cols + 0.7 * np.sin(rows / 150 * 3 * np.pi),
+                      rows + 0.7 * np.sin(cols / 128 * 3 * np.pi),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    names = ['source.png', 'copy.jpg', 'other_detail.png', 'moved.png']
+    for name, picture in zip(names, [source, jpeg(copy, 60), other_detail,
+                                     moved]):
+        Image.fromarray(np.asarray(picture).clip(0, 255).astype(
+            np.uint8)).save(tmp_path / name)
+    paths = [str(tmp_path / name) for name in names]
+    hashes = np.array([hash_file(path, steps=5) for path in paths],
+                      dtype=np.uint64)
+    pairs = np.array([[0, 1], [0, 2], [0, 3]])
+    found = near_pairs(hashes, ALIGNED_THRESHOLD)[0].tolist()
+    assert all(pair in found for pair in pairs.tolist()), found
+    assert REFINE_FROM is not None
+    refined = aligned_scores(paths, pairs)
+    grid = aligned_scores(paths, pairs, refine_from=None)
+    assert refined[0] >= DEFAULT_MIN_CORRELATION > refined[1:].max(), refined
+    assert refined[0] > grid[0] and grid[2] >= 0.895, grid
 
 
 def test_tool_align_by_default_and_no_align(tmp_path):

@@ -12,7 +12,7 @@ images (one process) and times the matching.
 
     python tools/benchmark/duplicates_real.py --work /tmp/dup_bench
     python tools/benchmark/duplicates_real.py --seed 4 \\
-        --setting 4 6:confirm=36 8:align=0.895   # only these rows
+        --setting 4 6:confirm=36 6:align=0.895:steps=5:refine=none
 """
 import argparse
 import io
@@ -22,7 +22,9 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from functools import partial
 from typing import Dict, List, Tuple
+from unittest import mock
 
 import numpy as np
 from PIL import Image, ImageEnhance
@@ -189,21 +191,28 @@ def timing(work: str, images: int, copies: int = 1) -> Dict:
     return figures
 
 
-def parse_setting(text: str) -> Tuple[int, str, float, int]:
-    """``T``, ``T:confirm=C`` or ``T:align=A``, each with an optional
-    ``:steps=S`` crop grid, as (threshold, kind, value, steps)."""
-    threshold, _, rest = text.partition(':')
-    rest, _, steps = rest.partition(':steps=')
-    if rest.startswith('steps='):
-        rest, steps = '', rest[len('steps='):]
-    kind, _, value = rest.partition('=')
-    if (not threshold.isdigit() or kind not in ('', 'confirm', 'align')
-            or not (steps or '3').isdigit()):
+def parse_setting(text: str) -> Tuple[int, str, float, int, object]:
+    """``T``, ``T:confirm=C`` or ``T:align=A``, then optionally
+    ``:steps=S`` (crop grid) and ``:refine=R`` or ``:refine=none`` (see
+    ``aligned_scores``; default: the library's), as (threshold, kind,
+    value, steps, refine)."""
+    from fruit_ext.datasets.health.aligned import REFINE_FROM
+    threshold, *parts = text.split(':')
+    options = dict(part.partition('=')[::2] for part in parts)
+    kind = ('align' if 'align' in options else 'confirm')
+    try:
+        if not threshold.isdigit() or set(options) - {
+                'confirm', 'align', 'steps', 'refine'} or (
+                    'confirm' in options and 'align' in options):
+            raise ValueError
+        refine = options.get('refine', REFINE_FROM)
+        return (int(threshold), kind, float(options.get(kind, 256)),
+                int(options.get('steps', 3)),
+                None if refine in (None, 'none') else float(refine))
+    except ValueError:
         raise argparse.ArgumentTypeError(
             f'--setting {text!r}: write T, T:confirm=C or T:align=A, '
-            'optionally followed by :steps=S')
-    return int(threshold), kind or 'confirm', float(value or 256), int(
-        steps or 3)
+            'optionally followed by :steps=S and :refine=R|none') from None
 
 
 def main() -> None:
@@ -224,7 +233,8 @@ def main() -> None:
                         'with every threshold, no 256-bit confirmation)')
     parser.add_argument('--setting', type=parse_setting, nargs='+',
                         default=[], help='run only these settings (T, '
-                        'T:confirm=C, T:align=A) instead of the grid')
+                        'T:confirm=C, T:align=A, each optionally with '
+                        ':steps=S and :refine=R|none) instead of the grid')
     parser.add_argument('--timing', type=int, default=0,
                         help='also time hashing N images (e.g. 10000)')
     parser.add_argument('--scale', type=int, default=1,
@@ -243,8 +253,9 @@ def main() -> None:
     with open(manifest) as file:
         planted = [tuple(p) for p in json.load(file)]
     items = list_items(root)
+    from fruit_ext.datasets.health.aligned import REFINE_FROM, aligned_scores
     settings = args.setting or [
-        (t, kind, value, 3) for t in args.threshold
+        (t, kind, value, 3, REFINE_FROM) for t in args.threshold
         for kind, values in (('confirm', args.confirm), ('align', args.align))
         for value in values]
     results = {'utc_start': time.strftime('%H:%M:%S', time.gmtime())}
@@ -255,17 +266,23 @@ def main() -> None:
                                   False, steps)
         results[f'hash_s/steps {steps}'] = round(
             time.perf_counter() - start, 1)
-    for threshold, kind, value, steps in settings:
+    for threshold, kind, value, steps, refine in settings:
         hashes = grids[steps]
         start = time.perf_counter()
-        if kind == 'align':
-            report = group_hashes(root, items, hashes, threshold, align=value)
+        if kind == 'align':  # group_hashes calls aligned_scores' default
+            with mock.patch.object(sys.modules[group_hashes.__module__],
+                                   'aligned_scores',
+                                   partial(aligned_scores,
+                                           refine_from=refine)):
+                report = group_hashes(root, items, hashes, threshold,
+                                      align=value)
         else:
             report = group_hashes(root, items, hashes, threshold,
                                   None if value >= 256 else int(value))
         name = (f'{threshold}/align {value}' if kind == 'align' else
                 f'{threshold}/{int(value)}') + (
-                    f'/steps {steps}' if steps != 3 else '')
+                    f'/steps {steps}' if steps != 3 else '') + (
+                        f'/refine {refine}' if kind == 'align' else '')
         results[name] = dict(score(report, planted),
                              seconds=round(time.perf_counter() - start, 2))
     if args.timing:
