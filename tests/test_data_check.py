@@ -200,7 +200,8 @@ def test_clean_dataset_passes_and_folder_layout_is_read(tmp_path):
 
 
 def test_near_duplicates_across_splits_are_errors_or_warnings(tmp_path):
-    from test_duplicates import jpeg, scene
+    from test_duplicates import scene
+    from test_near_dup_wiring import photo  # texture: copies line up
     root = tmp_path / 'data'
     fillers = iter(range(20, 28))  # fixed scenes (hash() of str varies)
     for split in ('train', 'val'):
@@ -208,8 +209,9 @@ def test_near_duplicates_across_splits_are_errors_or_warnings(tmp_path):
             (root / split / name).mkdir(parents=True)
             for i in range(2):
                 scene(next(fillers)).save(root / split / name / f'{i}.png')
-    jpeg(scene(7).resize((80, 80)), 60).save(root / 'val' / 'a' / 'copy.jpg')
-    scene(7).save(root / 'train' / 'a' / 'orig.png')
+    photo(7, 1).resize((80, 80)).save(root / 'val' / 'a' / 'copy.jpg',
+                                      quality=90)
+    photo(7, 1).save(root / 'train' / 'a' / 'orig.png')
     scene(8).save(root / 'train' / 'a' / 'x.png')
     scene(8).crop((3, 3, 93, 93)).save(root / 'train' / 'b' / 'x_crop.png')
     report = check_dataset(str(root), min_size=32, workers=1,

@@ -165,10 +165,11 @@ def test_split_tool_keeps_bursts_and_near_duplicates_together(tmp_path):
     for i in range(6):
         _jpeg_taken(root / 'apple' / f'single{i}.jpg', 200 + i,
                     f'2024:05:01 1{i}:30:00')
-    from test_duplicates import jpeg, scene
+    from test_near_dup_wiring import photo  # texture: copies line up
     for i in range(8):
-        scene(300 + i).save(root / 'pear' / f'{i}.png')
-    jpeg(scene(300).resize((60, 60)), 60).save(root / 'pear' / 'copy.jpg')
+        photo(300 + i, i).save(root / 'pear' / f'{i}.png')
+    photo(300, 0).resize((80, 80)).save(root / 'pear' / 'copy.jpg',
+                                        quality=90)
     (root / 'pear' / 'no_time.png').write_bytes(
         (root / 'pear' / '1.png').read_bytes())  # exact copy: a near-dup too
     from fruit_ext.datasets.health.groups import (burst_groups,

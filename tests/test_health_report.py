@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from conftest import run
-from test_duplicates import jpeg, scene
+from test_duplicates import scene
+from test_near_dup_wiring import photo
 
 
 
@@ -31,9 +32,9 @@ def report_dir(tmp_path_factory):
             for i in range(count):
                 sharp_scene(next(fillers)).save(
                     root / split / label / f'{i}.png')
-    sharp_scene(5).save(root / 'train' / 'pear' / 'orig.png')
-    jpeg(sharp_scene(5).resize((50, 50)), 90).save(root / 'val' / 'pear' /
-                                                  'leak.jpg')
+    photo(5, 3, 64).save(root / 'train' / 'pear' / 'orig.png')
+    photo(5, 3, 64).resize((50, 50)).save(root / 'val' / 'pear' /
+                                          'leak.jpg', quality=90)
     dark = np.random.default_rng(1).integers(0, 30, (64, 48, 3))
     Image.fromarray(dark.astype(np.uint8)).save(
         root / 'train' / 'pear' / 'dark.png')

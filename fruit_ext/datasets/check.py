@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .class_counts import Counts
-from .duplicates import DEFAULT_THRESHOLD
+from .duplicates import NearDupSettings
 from .file_findings import ERROR, EXT_FORMATS, WARNING, inspect_file
 from .fruit30 import IMG_EXTENSIONS, SPLITS
 from .health.measure import measure_file, near_duplicate_findings
@@ -244,7 +244,7 @@ def check_dataset(root: str,
                   extensions: Sequence[str] = IMG_EXTENSIONS,
                   progress: bool = True,
                   near_duplicates: bool = True,
-                  near_threshold: int = DEFAULT_THRESHOLD,
+                  near: Optional[NearDupSettings] = None,
                   near_severity: str = ERROR,
                   stats: bool = False) -> CheckReport:
     """Scan a dataset in either layout and report its problems.
@@ -259,7 +259,8 @@ def check_dataset(root: str,
         progress: Show a progress bar.
         near_duplicates: Hash every image and report near-duplicate groups
             (``fruit_ext.datasets.duplicates``).
-        near_threshold: Hamming threshold of the hashes.
+        near: How they are matched (None: the defaults of
+            ``find_duplicates.py``, so both find the same groups).
         near_severity: Severity of near-duplicate groups that span splits
             or carry different labels ('error' or 'warning').
         stats: Keep per-image statistics in ``report.stats`` (for the
@@ -273,8 +274,10 @@ def check_dataset(root: str,
               for split, folder in split_folders.items()}
     paths = [p for classes in splits.values() for files in classes.values()
              for p in files]
+    near = near or NearDupSettings()
     work = partial(measure_file, min_size=min_size, extensions=extensions,
-                   hashes=near_duplicates, stats=stats) \
+                   hashes=near.crop_steps if near_duplicates else None,
+                   stats=stats) \
         if near_duplicates or stats else \
         partial(inspect_file, min_size=min_size, extensions=extensions)
     results = {result['path']: result for result in _inspect_all(
@@ -295,10 +298,10 @@ def check_dataset(root: str,
         for reason, names in skipped_files(results, extensions).items()]
     near_groups = []
     if near_duplicates:
-        near, found = near_duplicate_findings(root, splits, results,
-                                              near_threshold, near_severity)
+        dups, found = near_duplicate_findings(root, splits, results, near,
+                                              near_severity)
         dataset_findings += [Finding(*f) for f in found]
-        near_groups = [[near.items[i].path for i in g] for g in near.groups]
+        near_groups = [[dups.items[i].path for i in g] for g in dups.groups]
     return CheckReport(
         root=root, layout='folder' if '' in splits else 'split',
         counts=counts, files=len(paths),

@@ -1,24 +1,19 @@
-"""Near-duplicate images: multi-index matching of perceptual hashes, groups.
+"""Near-duplicate images: matching of perceptual hashes, groups, settings.
 
 Each image carries the 64-bit pHash and dHash of its picture and of 48
-crops, or 120 on the denser grid (:mod:`fruit_ext.datasets.health.hashes`). A pair (i, j) matches when
-i's whole-picture hashes are both within the threshold of one crop of j
-(so resized, re-compressed, brightened and cropped copies match);
-optionally it must also agree on the 256-bit pHash, or line up in fine
-detail with one picture aligned inside the other (fewer look-alike
-objects taken for copies).
-
-Matching is sub-quadratic (multi-index hashing, Norouzi et al. 2012): the
-pHash is cut into 4 bands of 16 bits; two hashes within distance T agree
-within ``T // 4`` bits on at least one band, so candidates are the images
-whose band is within that radius of another's (a sorted-array join per
-flip mask), and only candidates get the full check. Groups are the
-connected components of the pair graph (scipy).
+crops, or 120 on the denser grid (:mod:`fruit_ext.datasets.health.hashes`).
+A pair (i, j) matches when i's whole-picture hashes are both within the
+threshold of one crop of j (so resized, re-compressed, brightened and
+cropped copies match); optionally it must also line up in fine detail with
+one picture aligned inside the other (the default) or agree on the 256-bit
+pHash (fewer look-alike objects taken for copies). Candidates come from
+multi-index hashing, groups are connected components
+(:mod:`fruit_ext.datasets.health.matching`). :class:`NearDupSettings` is
+the one place that resolves these choices for every tool.
 """
-import itertools
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -26,97 +21,27 @@ from .health.aligned import DEFAULT_MIN_CORRELATION, aligned_scores
 from .health.hashes import (BOXES, DEFAULT_CONFIRM, DEFAULT_CROP_STEPS,
                             _bits_to_int, confirm_pairs, crop_boxes,
                             hash_file, hash_files, hash_rgb)
+from .health.matching import _popcount, candidate_pairs, connected_groups
 
 __all__ = [  # the hashing names are re-exported: one module to import
-    'ALIGNED_CROP_STEPS', 'ALIGNED_THRESHOLD', 'BOXES', 'DEFAULT_CONFIRM', 'DEFAULT_CROP_STEPS',
-    'DEFAULT_MIN_CORRELATION', 'DEFAULT_THRESHOLD', 'DuplicateReport', 'Item',
-    '_bits_to_int', 'add_pairs', 'aligned_scores', 'candidate_pairs',
-    'confirm_pairs', 'connected_groups', 'crop_boxes', 'cosine_pairs', 'find_duplicates',
-    'group_hashes',
-    'hash_file', 'hash_files', 'hash_rgb', 'list_items', 'near_pairs'
+    'ALIGNED_CROP_STEPS', 'ALIGNED_THRESHOLD', 'BOXES', 'DEFAULT_CONFIRM',
+    'DEFAULT_CROP_STEPS', 'DEFAULT_MIN_CORRELATION', 'DEFAULT_THRESHOLD',
+    'DuplicateReport', 'Item', 'NearDupSettings', '_bits_to_int',
+    'add_pairs', 'aligned_scores', 'candidate_pairs',
+    'confirm_pairs', 'connected_groups', 'crop_boxes', 'cosine_pairs',
+    'find_duplicates', 'group_hashes', 'hash_file', 'hash_files', 'hash_rgb',
+    'list_items', 'near_pairs'
 ]
 
-#: Hamming threshold on both 64-bit hashes without a confirmation (chosen
-#: on Fashion-MNIST with planted copies, docs/data.md; check and split).
+#: Hamming threshold on both 64-bit hashes without the aligned check (the
+#: fast variant, ``--no-align``; chosen on Fashion-MNIST, docs/data.md).
 DEFAULT_THRESHOLD = 4
-#: Threshold of :func:`find_duplicates` with its default aligned check
-#: (``DEFAULT_MIN_CORRELATION``): chosen together on tuning seeds 0-2,
-#: held-out seeds 4-6 in docs/data.md.
+#: Threshold with the default aligned check (``DEFAULT_MIN_CORRELATION``):
+#: chosen together on tuning seeds 0-2, held-out seeds 4-6 in docs/data.md.
 ALIGNED_THRESHOLD = 6
-#: Crop grid of :func:`find_duplicates` with its aligned check (121 boxes):
-#: chosen on tuning seeds 0-2, 4-6, held-out seeds 7-9 in docs/data.md.
+#: Crop grid with the aligned check (121 boxes): chosen on tuning seeds
+#: 0-2, 4-6, held-out seeds 7-9 in docs/data.md.
 ALIGNED_CROP_STEPS = 5
-BANDS = 4
-BAND_BITS = 64 // BANDS
-
-
-def _popcount(values: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(values).astype(np.int64)
-
-
-def _flip_masks(radius: int) -> np.ndarray:
-    masks = [0]
-    for r in range(1, radius + 1):
-        masks += [sum(1 << b for b in bits)
-                  for bits in itertools.combinations(range(BAND_BITS), r)]
-    return np.array(masks, dtype=np.uint64)
-
-
-def _band_matches(keys: np.ndarray, order: np.ndarray, ordered: np.ndarray,
-                  chunk: int = 1 << 22):
-    """(query, index) positions whose band value equals ``keys``.
-
-    ``ordered`` is the index's band values sorted, ``order`` their
-    positions. Yields arrays of at most about ``chunk`` pairs, so a popular
-    band value never needs all its pairs in memory at once.
-    """
-    lo = np.searchsorted(ordered, keys, 'left')
-    counts = np.searchsorted(ordered, keys, 'right') - lo
-    ends = np.cumsum(counts)
-    start = 0
-    while start < len(keys):
-        stop = int(np.searchsorted(ends, ends[start] - counts[start] + chunk,
-                                   'right'))
-        stop = max(stop, start + 1)
-        part = counts[start:stop]
-        total = int(part.sum())
-        if total:
-            left = np.repeat(np.arange(start, stop), part)
-            first = np.repeat(lo[start:stop] - np.cumsum(part) + part, part)
-            yield np.stack([left, order[first + np.arange(total)]], 1)
-        start = stop
-
-
-def candidate_pairs(query: np.ndarray, index: np.ndarray, threshold: int,
-                    keep=None) -> np.ndarray:
-    """(query, index) positions whose hashes may be within ``threshold``.
-
-    Every pair within the threshold is among them (pigeonhole over the
-    bands); most others are not.
-
-    Args:
-        query: (N,) uint64 hashes.
-        index: (M,) uint64 hashes.
-        threshold: Hamming distance.
-        keep: Optional filter ``(P, 2) pairs -> (P,) bool`` applied to each
-            chunk of candidates as it is found (keeps memory bounded).
-
-    Returns:
-        (P, 2) int64 array of unique (query, index) positions.
-    """
-    found = []
-    low = np.uint64(0xFFFF)
-    for band in range(BANDS):
-        shift = np.uint64(band * BAND_BITS)
-        stored = (index >> shift) & low
-        order = np.argsort(stored, kind='stable')
-        keys = (query >> shift) & low
-        for mask in _flip_masks(threshold // BANDS):
-            for pairs in _band_matches(keys ^ mask, order, stored[order]):
-                found.append(pairs[keep(pairs)] if keep else pairs)
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(found), axis=0)
 
 
 def near_pairs(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD
@@ -159,30 +84,6 @@ def near_pairs(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD
     first = np.ones(len(pairs), bool)
     first[1:] = (pairs[1:] != pairs[:-1]).any(1)
     return pairs[first], dist[first]
-
-
-def connected_groups(num: int, pairs: np.ndarray) -> List[List[int]]:
-    """Groups (connected components) of 2+ items linked by ``pairs``.
-
-    Args:
-        num: Number of items.
-        pairs: (M, 2) index pairs.
-
-    Returns:
-        Sorted index lists, largest group first.
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    if num == 0 or len(pairs) == 0:
-        return []
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
-                       shape=(num, num))
-    _, labels = connected_components(graph, directed=False)
-    members: Dict[int, List[int]] = {}
-    for index, label in enumerate(labels):
-        members.setdefault(int(label), []).append(index)
-    groups = [m for m in members.values() if len(m) > 1]
-    return sorted(groups, key=lambda m: (-len(m), m[0]))
 
 
 @dataclass
@@ -321,7 +222,120 @@ def group_hashes(root: str, items: List[Item],
         threshold=threshold)
 
 
-def find_duplicates(root: str, threshold: int = ALIGNED_THRESHOLD,
+@dataclass(frozen=True)
+class NearDupSettings:
+    """How near-duplicates are matched, the same for every tool.
+
+    ``check.py``, ``split.py``, ``report.py`` and ``find_duplicates.py``
+    take the same options (``fruit_ext.utils.cli.OPTIONS``) and build this
+    with :meth:`from_args`, so they find the same groups in one folder.
+
+    Args:
+        threshold: Hamming distance on both 64-bit hashes, 0-64.
+        align: Aligned fine-detail correlation a pair must also reach
+            (:func:`aligned_scores`, -1 to 1; about 4 ms per candidate
+            pair); None: no aligned check.
+        crop_steps: Crop grid hashed per image (:func:`crop_boxes`).
+        confirm: 256-bit pHash distance a pair must also be within
+            (:func:`confirm_pairs`); None: no confirmation.
+    """
+
+    threshold: int = ALIGNED_THRESHOLD
+    align: Optional[float] = DEFAULT_MIN_CORRELATION
+    crop_steps: int = ALIGNED_CROP_STEPS
+    confirm: Optional[int] = None
+
+    def __post_init__(self):  # errors name the tools' options
+        if not 0 <= self.threshold <= 64:
+            raise ValueError(f'--near-threshold {self.threshold}: must be '
+                             '0-64 bits')
+        if self.align is not None and not -1 <= self.align <= 1:
+            raise ValueError(f'--align {self.align}: must be -1 to 1')
+        if self.crop_steps < 2:
+            raise ValueError(f'--crop-steps {self.crop_steps}: must be at '
+                             'least 2')
+        if self.confirm is not None and not 0 <= self.confirm <= 256:
+            raise ValueError(f'--confirm {self.confirm}: must be 0-256 bits')
+
+    @classmethod
+    def resolve(cls, threshold: Optional[int] = None,
+                align: Optional[float] = DEFAULT_MIN_CORRELATION,
+                crop_steps: Optional[int] = None,
+                confirm: Optional[int] = None) -> 'NearDupSettings':
+        """Settings with the measured defaults of the check chosen.
+
+        Args:
+            threshold: None: :data:`ALIGNED_THRESHOLD` with ``align``, else
+                :data:`DEFAULT_THRESHOLD` (the fast variant).
+            align: See the class; None is the fast variant.
+            crop_steps: None: :data:`ALIGNED_CROP_STEPS` (121 boxes) with
+                ``align``, else :data:`DEFAULT_CROP_STEPS` (49 boxes).
+            confirm: See the class.
+        """
+        fast = align is None
+        if threshold is None:
+            threshold = DEFAULT_THRESHOLD if fast else ALIGNED_THRESHOLD
+        if crop_steps is None:
+            crop_steps = DEFAULT_CROP_STEPS if fast else ALIGNED_CROP_STEPS
+        return cls(threshold, align, crop_steps, confirm)
+
+    @staticmethod
+    def add_options(parser) -> None:
+        """Add the options :meth:`from_args` reads to a tool's parser.
+
+        Args:
+            parser: The tool's ``argparse`` parser; the options are those
+                of ``fruit_ext.utils.cli.OPTIONS``.
+        """
+        from ..utils.cli import add_options
+        full, fast = NearDupSettings(), NearDupSettings.resolve(align=None)
+        group = parser.add_argument_group('near-duplicates', (
+            'The same options and defaults in every dataset tool: threshold '
+            f'{full.threshold}, --align {full.align}, '
+            f'{len(crop_boxes(full.crop_steps))} crop boxes per image. Fast '
+            f'variant, --no-align: threshold {fast.threshold}, '
+            f'{len(crop_boxes(fast.crop_steps))} boxes (hashing 2.3x '
+            'faster), no aligned check. --confirm alone: '
+            f'{DEFAULT_CONFIRM} bits.'))
+        add_options(group, '--near-threshold', '--crop-steps', '--confirm',
+                    confirm=dict(const=DEFAULT_CONFIRM))
+        add_options(group.add_mutually_exclusive_group(), '--align',
+                    '--no-align', align=full.align)
+
+    @classmethod
+    def from_args(cls, args, used: bool = True) -> 'NearDupSettings':
+        """Settings from a tool's near-duplicate options.
+
+        Args:
+            args: Parsed options ``--near-threshold``, ``--align``,
+                ``--no-align``, ``--crop-steps``, ``--confirm``.
+            used: Whether the tool looks for near-duplicates this run; if
+                not, any of those options given is an error, not ignored.
+
+        Raises:
+            ValueError: A value out of range, or options that do nothing.
+        """
+        given = [flag for flag, value in (
+            ('--near-threshold', args.near_threshold),
+            ('--crop-steps', args.crop_steps),
+            ('--confirm', args.confirm)) if value is not None]
+        given += ['--align'] * (args.align != DEFAULT_MIN_CORRELATION)
+        given += ['--no-align'] * args.no_align
+        if not used and given:
+            raise ValueError(f'{", ".join(given)}: no effect without the '
+                             'near-duplicate search')
+        return cls.resolve(args.near_threshold,
+                           None if args.no_align else args.align,
+                           args.crop_steps, args.confirm)
+
+    def group(self, root: str, items: List[Item],
+              hashes: Sequence[Optional[np.ndarray]]) -> DuplicateReport:
+        """:func:`group_hashes` with these settings."""
+        return group_hashes(root, items, hashes, self.threshold,
+                            self.confirm, self.align)
+
+
+def find_duplicates(root: str, threshold: Optional[int] = None,
                     workers: int = 1, progress: bool = True,
                     confirm: Optional[int] = None,
                     align: Optional[float] = DEFAULT_MIN_CORRELATION,
@@ -330,28 +344,20 @@ def find_duplicates(root: str, threshold: int = ALIGNED_THRESHOLD,
 
     Args:
         root: ``root/{train,val[,test]}/<class>/`` or ``root/<class>/``.
-        threshold: Hamming threshold on both hashes (without ``align``,
-            :data:`DEFAULT_THRESHOLD` is the measured choice).
+        threshold, confirm, align, crop_steps: :meth:`NearDupSettings.
+            resolve` (None: the measured defaults, or with ``align=None``
+            those of the fast variant).
         workers: Hashing processes.
         progress: Show a progress bar.
-        confirm: 256-bit pHash distance that confirms a pair (None: no
-            confirmation).
-        align: Aligned detail correlation that confirms a pair (None: no
-            alignment check; it costs about 4 ms per candidate pair).
-        crop_steps: Crop grid hashed per image (:func:`crop_boxes`; None:
-            :data:`ALIGNED_CROP_STEPS` with ``align``, else
-            :data:`DEFAULT_CROP_STEPS`, the measured choices).
 
     Returns:
         The report.
     """
-    if crop_steps is None:
-        crop_steps = (DEFAULT_CROP_STEPS if align is None else
-                      ALIGNED_CROP_STEPS)
+    near = NearDupSettings.resolve(threshold, align, crop_steps, confirm)
     items = list_items(root)
     hashes = hash_files([osp.join(root, item.path) for item in items],
-                        workers, progress, crop_steps)
-    return group_hashes(root, items, hashes, threshold, confirm, align)
+                        workers, progress, near.crop_steps)
+    return near.group(root, items, hashes)
 
 
 def cosine_pairs(feats: np.ndarray, min_cosine: float,

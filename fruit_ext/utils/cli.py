@@ -124,8 +124,28 @@ OPTIONS: Dict[str, Dict[str, Any]] = {
     '--workers': dict(type=int, help='worker processes (none: all CPUs)'),
     '--min-size': dict(type=int, default=224,
                        help='report images with a smaller side (pixels)'),
-    '--near-threshold': dict(type=int, help='Hamming distance (of 64 bits) '
-                             'of the near-duplicate hashes'),
+    # near-duplicate matching: NearDupSettings.add_options in
+    # fruit_ext/datasets/duplicates.py adds these with their defaults, and
+    # its group description states them
+    '--near-threshold': dict(type=int, metavar='BITS', help='Hamming '
+                             'distance (of 64 bits) on both near-duplicate '
+                             'hashes (none: the default of the check, with '
+                             'or without --no-align)'),
+    '--align': dict(type=float, metavar='MIN', help='near-duplicate pairs '
+                    'must also correlate by at least MIN in fine detail with '
+                    'one picture aligned inside the other (about 4 ms per '
+                    'candidate pair)'),
+    '--no-align': dict(action='store_true', help='the fast variant, for '
+                       'very large folders: no aligned check, the smaller '
+                       'threshold and crop grid; more look-alikes are '
+                       'reported (add --confirm)'),
+    '--crop-steps': dict(type=int, metavar='S', help='crop offsets per size '
+                         'and axis hashed per image (none: the default of '
+                         'the check, with or without --no-align)'),
+    '--confirm': dict(type=int, nargs='?', metavar='BITS',
+                      help='near-duplicate pairs must also be within BITS '
+                      'of a 256-bit pHash: fewer look-alikes, but copies of '
+                      'smooth photos may be missed'),
     '--seed': dict(type=int, default=0,
                    help='random seed: the same seed gives the same result'),
     '--checkpoint': dict(help="weights (none: the config's load_from)"),

@@ -5,8 +5,10 @@
     python tools/dataset/check.py --restore data/broken
 
 Decodes every image (in parallel) and reports broken files, odd formats,
-duplicates and near-duplicates, train/val leakage and class problems.
-Writes a JSON report and a class-count chart. Exits 1 when something would break or corrupt training.
+duplicates and near-duplicates (the same groups as find_duplicates.py;
+--no-align for the fast variant on very large folders), train/val leakage
+and class problems. Writes a JSON report and a class-count chart. Exits 1
+when something would break or corrupt training.
 """
 import argparse
 import os.path as osp
@@ -15,8 +17,8 @@ import sys
 from rich.console import Console
 
 from fruit_ext.datasets.check import check_dataset, print_summary
-from fruit_ext.datasets.duplicates import DEFAULT_THRESHOLD
 from fruit_ext.datasets.class_counts import plot_counts
+from fruit_ext.datasets.duplicates import NearDupSettings
 from fruit_ext.datasets.quarantine import quarantine, restore
 from fruit_ext.utils.cli import add_options, run_tool, tool_parser
 
@@ -43,13 +45,17 @@ def parse_args() -> argparse.Namespace:
                         help='near-duplicate groups that span splits or '
                         'carry different labels: errors (exit 1), warnings, '
                         'or not looked for')
-    add_options(parser, '--near-threshold',
-                near_threshold=DEFAULT_THRESHOLD)
+    NearDupSettings.add_options(parser)
     parser.add_argument('--restore', metavar='DIR', default=None,
                         help='put the files quarantined in DIR back')
     args = parser.parse_args()
     if bool(args.root) == bool(args.restore):
         parser.error('give a dataset ROOT, or --restore DIR alone')
+    try:
+        args.near = NearDupSettings.from_args(
+            args, used=args.near_dups != 'off' and not args.restore)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -76,7 +82,7 @@ def check(args: argparse.Namespace, console: Console) -> int:
                            workers=args.workers,
                            imbalance=args.imbalance,
                            near_duplicates=args.near_dups != 'off',
-                           near_threshold=args.near_threshold,
+                           near=args.near,
                            near_severity=args.near_dups)
     if args.quarantine:
         moved = quarantine(report, args.quarantine)

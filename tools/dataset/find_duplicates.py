@@ -10,13 +10,14 @@
         checkpoints/efficientnet-lite0_in1k.pth --min-cosine 0.97
 
 Perceptual hashes (pHash + dHash of the picture and of 120 crops, 48 with
-``--no-align`` or ``--crop-steps 3``; within
-``--threshold`` bits; by default pairs must also line up in fine detail with
-one picture placed inside the other, ``--align``; with ``--confirm``, also
-agree on a 256-bit pHash) catch exact, resized, re-compressed, brightened and
-slightly cropped copies (defaults: threshold 6, align 0.895, 121 boxes;
-recall and precision 0.98-1.00 / 0.92-1.00 on held-out Fashion-MNIST,
-docs/data.md);
+``--no-align`` or ``--crop-steps 3``; within ``--near-threshold`` bits; by
+default pairs must also line up in fine detail with one picture placed
+inside the other, ``--align``; with ``--confirm``, also agree on a 256-bit
+pHash) catch exact, resized, re-compressed, brightened and slightly cropped
+copies (defaults: threshold 6, align 0.895, 121 boxes; recall and
+precision 0.98-1.00 / 0.92-1.00 on held-out Fashion-MNIST, docs/data.md;
+check.py, split.py and report.py take the same options and find the same
+groups);
 ``--embed`` adds pairs whose CNN embeddings (the config's test pipeline,
 pre-logits features) have a cosine similarity of at least ``--min-cosine``.
 Writes a CSV (one row per image in a group of 2+: group,path,split,class)
@@ -28,15 +29,12 @@ import os
 import os.path as osp
 import sys
 import time
+from dataclasses import asdict
 
 from rich.console import Console
 from rich.table import Table
 
-from fruit_ext.datasets.duplicates import (ALIGNED_CROP_STEPS,
-                                           ALIGNED_THRESHOLD, DEFAULT_CONFIRM,
-                                           DEFAULT_CROP_STEPS,
-                                           DEFAULT_MIN_CORRELATION,
-                                           DEFAULT_THRESHOLD, add_pairs,
+from fruit_ext.datasets.duplicates import (NearDupSettings, add_pairs,
                                            cosine_pairs, find_duplicates)
 from fruit_ext.datasets.health.sheets import contact_sheets
 from fruit_ext.utils.cli import tool_parser
@@ -55,30 +53,9 @@ def parse_args() -> argparse.Namespace:
                         'duplicates_sheets/)')
     parser.add_argument('--max-sheets', type=int, default=20,
                         help='contact sheets for the first N groups')
-    parser.add_argument('--threshold', type=int, default=None,
-                        help='Hamming distance (of 64 bits) on both hashes '
-                        f'(none: {ALIGNED_THRESHOLD}, or {DEFAULT_THRESHOLD} '
-                        'with --no-align)')
-    parser.add_argument('--confirm', type=int, nargs='?', metavar='BITS',
-                        const=DEFAULT_CONFIRM, default=None,
-                        help='pairs must also be within BITS of a 256-bit '
-                        'pHash: fewer look-alikes, but copies of smooth, '
-                        'textureless photos may be missed')
-    align = parser.add_mutually_exclusive_group()
-    align.add_argument('--align', type=float, metavar='MIN',
-                       default=DEFAULT_MIN_CORRELATION,
-                       help='pairs must also correlate by at least MIN in '
-                       'fine detail with one picture aligned inside the '
-                       'other (about 4 ms per candidate pair; docs/data.md)')
-    align.add_argument('--no-align', dest='align', action='store_const',
-                       const=None, help='skip the aligned check, for very '
-                       'large folders (its time grows with the candidate '
-                       'pairs); more look-alikes are reported: add --confirm')
-    parser.add_argument('--crop-steps', type=int, default=None, metavar='S',
-                        help='crop offsets per size and axis hashed per '
-                        f'image (none: {ALIGNED_CROP_STEPS}, 121 crops, or '
-                        f'{DEFAULT_CROP_STEPS}, 49 crops and 2.3x faster '
-                        'hashing, with --no-align)')
+    NearDupSettings.add_options(parser)
+    parser.add_argument('--threshold', type=int, dest='near_threshold',
+                        metavar='BITS', help='old name of --near-threshold')
     parser.add_argument('--embed', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='also match by CNN embeddings of this model')
     parser.add_argument('--min-cosine', type=float, default=0.97,
@@ -86,18 +63,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=None,
                         help='hashing processes (none: all CPUs)')
     args = parser.parse_args()
-    if args.threshold is None:
-        args.threshold = (DEFAULT_THRESHOLD if args.align is None else
-                          ALIGNED_THRESHOLD)
-    if args.crop_steps is None:
-        args.crop_steps = (DEFAULT_CROP_STEPS if args.align is None else
-                           ALIGNED_CROP_STEPS)
-    if args.crop_steps < 2:
-        parser.error(f'--crop-steps {args.crop_steps}: must be at least 2')
-    if args.threshold < 0 or args.threshold > 64:
-        parser.error(f'--threshold {args.threshold}: must be 0-64')
-    if args.align is not None and not -1 <= args.align <= 1:
-        parser.error(f'--align {args.align}: must be -1 to 1')
+    try:
+        args.near = NearDupSettings.from_args(args)
+    except ValueError as error:
+        parser.error(str(error))
     if not -1 <= args.min_cosine <= 1:
         parser.error(f'--min-cosine {args.min_cosine}: must be -1 to 1')
     return args
@@ -165,9 +134,8 @@ def main() -> int:
     start = time.perf_counter()
     try:
         report = find_duplicates(
-            args.root, args.threshold, args.workers or os.cpu_count() or 1,
-            confirm=args.confirm, align=args.align,
-            crop_steps=args.crop_steps)
+            args.root, workers=args.workers or os.cpu_count() or 1,
+            **asdict(args.near))
         if args.embed:
             feats = embed_paths(*args.embed, [osp.join(args.root, i.path)
                                               for i in report.items])

@@ -8,15 +8,17 @@
 One page (``OUT/index.html``) and the PNGs it shows, opened from disk: class
 counts per split, sizes and aspect ratios, formats, EXIF rotations,
 grey/alpha/16-bit counts, tiny, very dark and blurred images (thresholds
-stated), broken files, near-duplicate groups and train/val leakage, and with
-``--config`` the linear-probe accuracy and the label issues found by
-out-of-fold confident learning.
+stated), broken files, near-duplicate groups (the same as
+find_duplicates.py; --no-align for the fast variant on very large folders)
+and train/val leakage, and with ``--config`` the linear-probe accuracy and
+the label issues found by out-of-fold confident learning.
 """
 import argparse
 import os
 import os.path as osp
 import sys
 
+from fruit_ext.datasets.duplicates import NearDupSettings
 from fruit_ext.utils.cli import add_options, tool_parser
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
@@ -30,13 +32,19 @@ def parse_args() -> argparse.Namespace:
                         '<class>/ or ROOT/<class>/')
     parser.add_argument('--out', default='report', help='output folder')
     add_options(parser, '--min-size', '--workers')
+    NearDupSettings.add_options(parser)
     parser.add_argument('--config', help='also probe this model and find '
                         'label issues (data_root set to ROOT)')
     add_options(parser, '--checkpoint')
     parser.add_argument('--folds', type=int, default=5,
                         help='folds of the label-issue finder')
     add_options(parser, '--cfg-options')
-    return parser.parse_args()
+    args = parser.parse_args()
+    try:
+        args.near = NearDupSettings.from_args(args)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
 
 
 def probe_figures(args: argparse.Namespace) -> dict:
@@ -76,7 +84,8 @@ def main() -> int:
     try:
         report = check_dataset(args.root, min_size=args.min_size,
                                workers=args.workers or os.cpu_count() or 1,
-                               stats=True, near_severity='warning')
+                               near=args.near, stats=True,
+                               near_severity='warning')
     except (OSError, ValueError) as error:
         print(f'error: {error}')
         return 2

@@ -5,11 +5,12 @@
     python tools/dataset/split.py RAW OUT --group-by exif-time 10
 
 Per-class (stratified) split, deterministic for a seed. Near-duplicate
-images (and, with ``--group-by exif-time SECONDS``, bursts of photos taken
-within that many seconds) stay together in one split, so val never holds a
-copy of a training photo. The source is only read, unless ``--move``.
-Writes ``OUT/split_counts.csv`` and ``OUT/split_counts.png`` and prints the
-per-class counts.
+images (the same groups as find_duplicates.py; --no-align for the fast
+variant on very large folders) and, with ``--group-by exif-time SECONDS``,
+bursts of photos taken within that many seconds stay together in one
+split, so val never holds a copy of a training photo. The source is only
+read, unless ``--move``. Writes ``OUT/split_counts.csv`` and
+``OUT/split_counts.png`` and prints the per-class counts.
 """
 import argparse
 import os.path as osp
@@ -19,7 +20,7 @@ from rich.console import Console
 
 from fruit_ext.datasets.class_counts import (plot_counts, print_counts,
                                              write_counts_csv)
-from fruit_ext.datasets.duplicates import DEFAULT_THRESHOLD
+from fruit_ext.datasets.duplicates import NearDupSettings
 from fruit_ext.datasets.health.groups import (burst_groups, merge_groups,
                                               near_duplicate_groups)
 from fruit_ext.datasets.split import apply_split, plan_split
@@ -41,9 +42,9 @@ def parse_args() -> argparse.Namespace:
     mode.add_argument('--move', action='store_true',
                       help='move the source files (changes the source)')
     parser.add_argument('--no-near-dups', action='store_true',
-                        help='do not keep near-duplicates in one split')
-    add_options(parser, '--near-threshold',
-                near_threshold=DEFAULT_THRESHOLD)
+                        help='do not look for near-duplicates (they may '
+                        'land in different splits)')
+    NearDupSettings.add_options(parser)
     parser.add_argument('--group-by', nargs=2, metavar=('exif-time', 'S'),
                         help='also keep photos of a class taken within S '
                         'seconds of each other (EXIF time) in one split')
@@ -59,6 +60,11 @@ def parse_args() -> argparse.Namespace:
         if args.group_by[0] != 'exif-time' or args.burst_seconds < 0:
             parser.error('--group-by takes exif-time SECONDS (>= 0), got '
                          + ' '.join(args.group_by))
+    try:
+        args.near = NearDupSettings.from_args(args,
+                                              used=not args.no_near_dups)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -66,8 +72,7 @@ def find_groups(args: argparse.Namespace, console: Console) -> dict:
     """The groups to keep inside one split, with what was found said."""
     groupings = []
     if not args.no_near_dups:
-        near = near_duplicate_groups(args.src, args.near_threshold,
-                                     args.workers)
+        near = near_duplicate_groups(args.src, args.near, args.workers)
         console.print(f'{len(near)} image(s) in {len(set(near.values()))} '
                       'near-duplicate group(s) (--no-near-dups to ignore).')
         groupings.append(near)

@@ -12,8 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ...apis.image_core import BrokenImageError, open_image, read_file
-from ..duplicates import (DEFAULT_THRESHOLD, Item, connected_groups,
-                          group_hashes, hash_files)
+from ..duplicates import Item, NearDupSettings, connected_groups, hash_files
 from ..fruit30 import IMG_EXTENSIONS
 
 Groups = Dict[str, str]
@@ -44,7 +43,7 @@ def class_images(src: str, extensions: Sequence[str] = IMG_EXTENSIONS
     return sorted(found)
 
 
-def near_duplicate_groups(src: str, threshold: int = DEFAULT_THRESHOLD,
+def near_duplicate_groups(src: str, near: Optional[NearDupSettings] = None,
                           workers: int = 1, progress: bool = True,
                           extensions: Sequence[str] = IMG_EXTENSIONS
                           ) -> Groups:
@@ -52,7 +51,8 @@ def near_duplicate_groups(src: str, threshold: int = DEFAULT_THRESHOLD,
 
     Args:
         src: Root holding one folder per class.
-        threshold: Hamming threshold of the hashes.
+        near: How they are matched (None: the defaults of
+            ``find_duplicates.py``, so both find the same groups).
         workers: Hashing processes.
         progress: Show a progress bar.
         extensions: Image extensions.
@@ -63,9 +63,10 @@ def near_duplicate_groups(src: str, threshold: int = DEFAULT_THRESHOLD,
     images = class_images(src, extensions)
     items = [Item(f'{name}/{relative}', '', name)
              for name, relative in images]
-    hashes = hash_files([osp.join(src, item.path) for item in items],
-                        workers, progress)
-    report = group_hashes(src, items, hashes, threshold)
+    near = near or NearDupSettings()
+    report = near.group(src, items, hash_files(
+        [osp.join(src, item.path) for item in items], workers, progress,
+        near.crop_steps))
     return {report.items[i].path: f'dup{number}'
             for number, group in enumerate(report.groups) for i in group}
 

@@ -1,17 +1,19 @@
 """One pass per file: check's findings, near-duplicate hashes, statistics.
 
 :func:`measure_file` runs :func:`inspect_file` (what would break training)
-and, for a loadable file, decodes it once more with the loader's core at a
-reduced scale for the perceptual hashes and, for the health report, the
-brightness and sharpness figures.
+and, for a loadable file, decodes it once more with the loader's core at
+the reduced scale of :func:`~fruit_ext.datasets.duplicates.hash_file` for
+the perceptual hashes (so check finds what ``find_duplicates.py`` finds)
+and, for the health report, at 256 px for the brightness and sharpness
+figures.
 """
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from ...apis.image_core import (BrokenImageError, displayed_size, load_rgb,
                                 open_image, read_file)
-from ..duplicates import hash_rgb
+from ..duplicates import DEFAULT_CROP_STEPS, hash_rgb
 from ..file_findings import inspect_file
 from ..fruit30 import IMG_EXTENSIONS
 
@@ -61,14 +63,16 @@ def image_stats(rgb: np.ndarray) -> dict:
 
 def measure_file(path: str, min_size: int = 224,
                  extensions: Sequence[str] = IMG_EXTENSIONS,
-                 hashes: bool = True, stats: bool = False) -> dict:
+                 hashes: Optional[int] = DEFAULT_CROP_STEPS,
+                 stats: bool = False) -> dict:
     """:func:`inspect_file`, plus hashes and statistics of a loadable file.
 
     Args:
         path: The file.
         min_size: Smallest side the pipeline wants.
         extensions: Extensions the dataset loads.
-        hashes: Add ``'hashes'`` (:func:`hash_rgb`).
+        hashes: Add ``'hashes'``: :func:`hash_rgb` on this crop grid (the
+            same as :func:`hash_file`'s); None: none.
         stats: Add ``'stats'``: width, height (as shown), format, mode,
             EXIF orientation, brightness, sharpness.
 
@@ -82,11 +86,13 @@ def measure_file(path: str, min_size: int = 224,
     try:
         data = read_file(path)
         image, orientation = open_image(data, path)
-        rgb = load_rgb(data, min_size=STATS_SIDE if stats else 96, path=path)
+        if hashes:  # hash_file's own decode: the same hashes, bit for bit
+            result['hashes'] = hash_rgb(load_rgb(data, min_size=96,
+                                                 path=path), hashes)
+        if stats:
+            rgb = load_rgb(data, min_size=STATS_SIDE, path=path)
     except BrokenImageError:  # already a finding of inspect_file
         return result
-    if hashes:
-        result['hashes'] = hash_rgb(rgb)
     if stats:
         width, height = displayed_size(image, orientation)
         result['stats'] = dict(width=width, height=height,
@@ -96,7 +102,7 @@ def measure_file(path: str, min_size: int = 224,
 
 
 def near_duplicate_findings(root: str, splits: dict, results: dict,
-                            threshold: int, severity: str) -> tuple:
+                            near, severity: str) -> tuple:
     """Near-duplicate groups of a checked dataset, as check findings.
 
     Groups made only of byte-identical files are left to check's exact
@@ -106,7 +112,8 @@ def near_duplicate_findings(root: str, splits: dict, results: dict,
         root: Dataset root.
         splits: ``{split: {class: [paths]}}`` as check lists them.
         results: :func:`measure_file` results by path.
-        threshold: Hamming threshold.
+        near: How they are matched (``NearDupSettings``; its crop grid
+            is the one the results were hashed on).
         severity: 'error' or 'warning' for groups that span splits or
             carry different labels.
 
@@ -115,7 +122,7 @@ def near_duplicate_findings(root: str, splits: dict, results: dict,
     """
     import os.path as osp
 
-    from ..duplicates import Item, group_hashes
+    from ..duplicates import Item
     items, hashed = [], []
     for split, classes in splits.items():
         for label, paths in classes.items():
@@ -123,7 +130,7 @@ def near_duplicate_findings(root: str, splits: dict, results: dict,
                 if results[path].get('hashes') is not None:
                     items.append(Item(osp.relpath(path, root), split, label))
                     hashed.append(results[path]['hashes'])
-    report = group_hashes(root, items, hashed, threshold)
+    report = near.group(root, items, hashed)
     found = []
     for group in report.groups:
         digests = {results[osp.join(root, items[i].path)]['sha256']
