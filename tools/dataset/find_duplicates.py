@@ -14,10 +14,10 @@ Perceptual hashes (pHash + dHash of the picture and of 120 crops, 48 with
 default pairs must also line up in fine detail with one picture placed
 inside the other, ``--align``; with ``--confirm``, also agree on a 256-bit
 pHash) catch exact, resized, re-compressed, brightened and slightly cropped
-copies (defaults: threshold 6, align 0.895, 121 boxes; recall and
-precision 0.98-1.00 / 0.92-1.00 on held-out Fashion-MNIST, docs/data.md;
-check.py, split.py and report.py take the same options and find the same
-groups);
+copies (defaults: threshold 6, align 0.96 after a sub-pixel refinement,
+121 boxes; recall and precision 1.00 / 1.00 on held-out Fashion-MNIST
+seeds 10-12, docs/data.md; check.py, split.py and report.py take the same
+options and find the same groups);
 ``--embed`` adds pairs whose CNN embeddings (the config's test pipeline,
 pre-logits features) have a cosine similarity of at least ``--min-cosine``.
 Writes a CSV (one row per image in a group of 2+: group,path,split,class)
