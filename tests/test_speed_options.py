@@ -170,6 +170,19 @@ def test_throughput_case_timeout_stops_the_measurement(tmp_path):
     assert leftover.stdout == ''
 
 
+def test_throughput_compile_needs_two_warmup_iterations():
+    """torch.compile recompiles train_step at the 2nd iteration: a compile
+    case with one warm-up would time that compilation as training."""
+    import subprocess
+    result = subprocess.run([
+        sys.executable,
+        str(REPO / 'tools' / 'benchmark' / 'train_throughput.py'),
+        '--warmup', '1', '--cases', 'runner/memory+amp+channels_last+compile'],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert 'the compile cases need --warmup 2 or more' in result.stderr
+
+
 def test_throughput_op_profile_shows_the_same_convolutions():
     """--op-profile: both loops' timed iterations, operator by operator,
     and what the first convolution received."""

@@ -13,7 +13,8 @@
 # REPEATS (3), WORKERS (16), COMPILE (1), DOCS (1: write the tables into
 # docs/benchmarks.md), THREADS (torch's default), PYTHON (python, else
 # python3), LIMIT1/LIMIT2/LIMIT3 (seconds per step: 240/150/90),
-# CASE_LIMIT (seconds per measurement process: 120).
+# CASE_LIMIT (seconds per measurement process: 120). WARMUP must stay >= 2
+# for torch.compile (its 2nd iteration compiles again).
 # Without a GPU the same script runs on CPU (use small BATCH, IMG, ITERS).
 #
 # A step past its limit is stopped with all its processes (loader workers

@@ -223,7 +223,14 @@ def parse_args() -> argparse.Namespace:
                         help=argparse.SUPPRESS)
     parser.add_argument('--memory', help=argparse.SUPPRESS)
     parser.add_argument('--files', help=argparse.SUPPRESS)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.warmup < 2 and any('compile' in CASES[name][2]
+                               for name in args.cases):
+        # torch.compile compiles train_step again at the 2nd iteration (the
+        # optimizer's state and mmengine's inner count change after the
+        # 1st): with one warm-up that compilation would be timed
+        parser.error('the compile cases need --warmup 2 or more')
+    return args
 
 
 def main() -> None:
