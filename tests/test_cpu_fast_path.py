@@ -55,6 +55,30 @@ def test_on_with_native_bf16_and_says_how_to_turn_it_off(cpuinfo):
     assert 'amx_bf16' in line and 'cpu_fast_path=False' in line
 
 
+@pytest.mark.parametrize('wrapped', [False, True])
+def test_off_for_small_training_crops_unless_forced(cpuinfo, wrapped):
+    """bf16 + channels-last lose at 64 px (docs/benchmarks.md): the automatic
+    choice leaves them off, says so, and cpu_fast_path=True forces them."""
+    dataset = dict(pipeline=[dict(type='LoadImageFromFile'),
+                             dict(type='RandomResizedCrop', scale=64)])
+    if wrapped:
+        dataset = dict(type='ClassBalancedDataset', dataset=dataset)
+    small = _cfg(train_dataloader=dict(batch_size=2, dataset=dataset))
+    line = apply_cpu_fast_path(small, cpuinfo('avx512_bf16'))
+    assert small.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper'
+    assert small.custom_hooks == [dict(type='ChannelsLastHook')]
+    assert 'left off for 64 px training' in line
+    assert 'cpu_fast_path=True' in line
+    forced = _cfg(cpu_fast_path=True,
+                  train_dataloader=dict(batch_size=2, dataset=dataset))
+    assert 'bfloat16 autocast' in apply_cpu_fast_path(forced,
+                                                      cpuinfo('avx512_bf16'))
+    large = _cfg(train_dataloader=dict(batch_size=2, dataset=dict(
+        pipeline=[dict(type='FastRandomResizedCrop', scale=(224, 224))])))
+    assert 'bfloat16 autocast' in apply_cpu_fast_path(large,
+                                                      cpuinfo('avx512_bf16'))
+
+
 def test_nothing_changes_without_native_bf16(cpuinfo):
     cfg = _cfg()
     assert apply_cpu_fast_path(cfg, cpuinfo('avx2 avx512_vnni')) is None

@@ -7,8 +7,10 @@ them on for CPU-only runs unless the config says otherwise. The config key
 ``cpu_fast_path`` decides:
 
 * ``None`` (absent, the default): on when there is no accelerator, the CPU
-  reports ``amx_bf16`` or ``avx512_bf16`` in ``/proc/cpuinfo``, and the
-  config trains with a plain ``OptimWrapper``;
+  reports ``amx_bf16`` or ``avx512_bf16`` in ``/proc/cpuinfo``, the
+  training crop is at least :data:`MIN_SIDE` px (smaller iterations lose
+  more to bfloat16's conversions than they gain; logged), and the config
+  trains with a plain ``OptimWrapper``;
 * ``False`` (``--cfg-options cpu_fast_path=False``): never;
 * ``True``: on even without the CPU flags (bfloat16 is then emulated and
   slow; for tests and experiments).
@@ -32,6 +34,9 @@ from .heap_malloc import apply_heap_malloc
 
 #: /proc/cpuinfo flags of native bfloat16 arithmetic
 BF16_FLAGS = ('amx_bf16', 'avx512_bf16')
+#: Smallest training crop side for which the automatic choice turns bf16 +
+#: channels-last on (measured with MobileNetV2, docs/benchmarks.md)
+MIN_SIDE = 96
 OFF_HINT = ('turn it off with `--cfg-options cpu_fast_path=False` (or '
             '`cpu_fast_path = False` in the config)')
 
@@ -93,10 +98,40 @@ def apply_cpu_fast_path(cfg, cpuinfo: str = '/proc/cpuinfo',
     return '\n'.join(line for line in lines if line) or None
 
 
+def train_crop_side(cfg) -> Optional[int]:
+    """Longest side of the training crop, from the train pipeline.
+
+    Args:
+        cfg: The runner config.
+
+    Returns:
+        The ``scale`` of the pipeline's ``*RandomResizedCrop`` (or the
+        ``crop_size`` of a ``*RandomCrop``); None when there is neither.
+    """
+    dataset = cfg.get('train_dataloader', {}).get('dataset') or {}
+    while 'pipeline' not in dataset and isinstance(
+            dataset.get('dataset'), Mapping):  # dataset wrappers
+        dataset = dataset['dataset']
+    for transform in dataset.get('pipeline') or []:
+        name = str(transform.get('type', ''))
+        size = transform.get('scale') if name.endswith(
+            'RandomResizedCrop') else transform.get('crop_size') \
+            if name.endswith('RandomCrop') else None
+        if size is not None:
+            return max(size) if isinstance(size, (list, tuple)) else size
+    return None
+
+
 def _apply_bf16(cfg, wanted: Optional[bool], cpuinfo: str) -> Optional[str]:
     flags = native_bf16_flags(cpuinfo)
     if wanted is None and not flags:
         return None
+    side = train_crop_side(cfg)
+    if wanted is None and side is not None and side < MIN_SIDE:
+        return (f'CPU fast path: bfloat16 + channels-last left off for '
+                f'{side} px training (they pay from {MIN_SIDE} px on: '
+                'docs/benchmarks.md); force them with `--cfg-options '
+                'cpu_fast_path=True`.')
     changed = []
     if _plain_optim_wrapper(cfg):
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -223,7 +223,12 @@ def parse_args() -> argparse.Namespace:
                         help=argparse.SUPPRESS)
     parser.add_argument('--memory', help=argparse.SUPPRESS)
     parser.add_argument('--files', help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return checked(parser, parser.parse_args())
+
+
+def checked(parser: argparse.ArgumentParser,
+            args: argparse.Namespace) -> argparse.Namespace:
+    """Refuse settings that would time something else than training."""
     if args.warmup < 2 and any('compile' in CASES[name][2]
                                for name in args.cases):
         # torch.compile compiles train_step again at the 2nd iteration (the
