@@ -235,9 +235,8 @@ def test_refined_alignment_keeps_photo_copies_drops_look_alikes(tmp_path):
     sys.path.insert(0, str(Path(__file__).parents[1] / 'tools' /
                            'benchmark'))
     from throughput_data import wheel_photos
-    photos = wheel_photos()
-    if len(photos) < 2:
-        pytest.skip('needs the matplotlib and scikit-learn sample photos')
+    photos = wheel_photos()  # the set-up installs both wheels
+    assert len(photos) >= 2, 'matplotlib/scikit-learn sample photos missing'
     source, other = (np.asarray(Image.open(path).convert('RGB').resize(
         (128, 150), Image.LANCZOS), np.float32) for path in photos[:2])
     copy = Image.fromarray(source.astype(np.uint8)).crop((6, 4, 122, 144))
