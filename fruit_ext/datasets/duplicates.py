@@ -303,17 +303,16 @@ class NearDupSettings:
                     '--no-align', align=full.align)
 
     @classmethod
-    def from_args(cls, args, used: bool = True) -> 'NearDupSettings':
+    def from_args(cls, parser, args, used: bool = True) -> 'NearDupSettings':
         """Settings from a tool's near-duplicate options.
 
         Args:
+            parser: The tool's parser: a value out of range, or an option
+                that does nothing, ends the tool with its usage error.
             args: Parsed options ``--near-threshold``, ``--align``,
                 ``--no-align``, ``--crop-steps``, ``--confirm``.
             used: Whether the tool looks for near-duplicates this run; if
                 not, any of those options given is an error, not ignored.
-
-        Raises:
-            ValueError: A value out of range, or options that do nothing.
         """
         given = [flag for flag, value in (
             ('--near-threshold', args.near_threshold),
@@ -322,11 +321,14 @@ class NearDupSettings:
         given += ['--align'] * (args.align != DEFAULT_MIN_CORRELATION)
         given += ['--no-align'] * args.no_align
         if not used and given:
-            raise ValueError(f'{", ".join(given)}: no effect without the '
-                             'near-duplicate search')
-        return cls.resolve(args.near_threshold,
-                           None if args.no_align else args.align,
-                           args.crop_steps, args.confirm)
+            parser.error(f'{", ".join(given)}: no effect without the '
+                         'near-duplicate search')
+        try:
+            return cls.resolve(args.near_threshold,
+                               None if args.no_align else args.align,
+                               args.crop_steps, args.confirm)
+        except ValueError as error:
+            parser.error(str(error))
 
     def group(self, root: str, items: List[Item],
               hashes: Sequence[Optional[np.ndarray]]) -> DuplicateReport:

@@ -51,11 +51,8 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if bool(args.root) == bool(args.restore):
         parser.error('give a dataset ROOT, or --restore DIR alone')
-    try:
-        args.near = NearDupSettings.from_args(
-            args, used=args.near_dups != 'off' and not args.restore)
-    except ValueError as error:
-        parser.error(str(error))
+    args.near = NearDupSettings.from_args(
+        parser, args, used=args.near_dups != 'off' and not args.restore)
     return args
 
 

@@ -63,10 +63,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=None,
                         help='hashing processes (none: all CPUs)')
     args = parser.parse_args()
-    try:
-        args.near = NearDupSettings.from_args(args)
-    except ValueError as error:
-        parser.error(str(error))
+    args.near = NearDupSettings.from_args(parser, args)
     if not -1 <= args.min_cosine <= 1:
         parser.error(f'--min-cosine {args.min_cosine}: must be -1 to 1')
     return args

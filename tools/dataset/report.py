@@ -40,10 +40,7 @@ def parse_args() -> argparse.Namespace:
                         help='folds of the label-issue finder')
     add_options(parser, '--cfg-options')
     args = parser.parse_args()
-    try:
-        args.near = NearDupSettings.from_args(args)
-    except ValueError as error:
-        parser.error(str(error))
+    args.near = NearDupSettings.from_args(parser, args)
     return args
 
 

@@ -60,11 +60,8 @@ def parse_args() -> argparse.Namespace:
         if args.group_by[0] != 'exif-time' or args.burst_seconds < 0:
             parser.error('--group-by takes exif-time SECONDS (>= 0), got '
                          + ' '.join(args.group_by))
-    try:
-        args.near = NearDupSettings.from_args(args,
-                                              used=not args.no_near_dups)
-    except ValueError as error:
-        parser.error(str(error))
+    args.near = NearDupSettings.from_args(parser, args,
+                                          used=not args.no_near_dups)
     return args
 
 
