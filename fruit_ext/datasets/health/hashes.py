@@ -6,6 +6,7 @@ brought to a 96x96 grey thumbnail; the 64-bit pHash and dHash of
 whole thumbnail and of 48 crops of it (90-100 % of each side) index the
 image; the 256-bit pHash confirms a matched pair.
 """
+from functools import lru_cache
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -25,8 +26,9 @@ def _bits_to_int(bits: np.ndarray) -> int:
 DEFAULT_CROP_STEPS = 3
 
 
+@lru_cache(maxsize=None)  # once per grid, not per image
 def crop_boxes(steps: int = DEFAULT_CROP_STEPS
-               ) -> List[Tuple[float, float, float, float]]:
+               ) -> Tuple[Tuple[float, float, float, float], ...]:
     """Crop boxes (fractions) hashed per image; the first is the whole image.
 
     Per axis: the whole side, 95 % at ``steps`` offsets and 90 % at
@@ -40,7 +42,7 @@ def crop_boxes(steps: int = DEFAULT_CROP_STEPS
         raise ValueError(f'crop steps must be at least 2, got {steps}')
     spans = [(0.0, 1.0)] + [(start, start + size) for size in (0.95, 0.9)
                             for start in np.linspace(0, 1 - size, steps)]
-    return [(x0, y0, x1, y1) for (x0, x1) in spans for (y0, y1) in spans]
+    return tuple((x0, y0, x1, y1) for (x0, x1) in spans for (y0, y1) in spans)
 
 
 BOXES = crop_boxes()
@@ -100,15 +102,13 @@ def hash_rgb(rgb: np.ndarray, steps: int = DEFAULT_CROP_STEPS) -> np.ndarray:
         steps: Crop grid (:func:`crop_boxes`).
 
     Returns:
-        (len(crop_boxes(steps)), 2) uint64 array of (pHash, dHash); row 0 is the whole
-        picture.
+        (len(crop_boxes(steps)), 2) uint64 array of (pHash, dHash); row 0
+        is the whole picture.
     """
     from PIL import Image
     grey = _grey_thumb(rgb)
     lanczos = Image.Resampling.LANCZOS
-    crops = [tuple(round(v * 96) for v in box)
-             for box in (BOXES if steps == DEFAULT_CROP_STEPS
-                         else crop_boxes(steps))]
+    crops = [tuple(round(v * 96) for v in box) for box in crop_boxes(steps)]
     big = np.stack([np.asarray(grey.crop(box).resize((32, 32), lanczos))
                     for box in crops])
     small = np.stack([np.asarray(grey.crop(box).resize((9, 8), lanczos))
