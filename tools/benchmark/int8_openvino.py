@@ -10,7 +10,8 @@ e.g. seed 0's fp32 run of ``cpu_fast_path.py``). Each is exported with
 images of the Fashion-MNIST val split, through the model's own test
 pipeline. Speed: one preprocessed image at each ``--sizes`` side, batch 1,
 1 thread, the four (runtime, precision) settings timed in turn in every
-repeat (so load hits them alike), median images/s. Accuracy: the
+repeat (so load hits them alike), ``--block`` calls each: median images/s
+in steady state and on the first call after a switch (cold caches). Accuracy: the
 fine-tuned EfficientNet-Lite0 on the whole Fashion-MNIST test file (or
 ``--test-per-class``), all four settings on the same preprocessed arrays.
 Where the time goes: onnxruntime's own profiler on each model at the first
@@ -62,13 +63,20 @@ def parse_args() -> argparse.Namespace:
                         help='calibration images for int8')
     parser.add_argument('--sizes', nargs='+', type=int, default=[224],
                         help='input sizes to time')
-    parser.add_argument('--repeats', type=int, default=200,
-                        help='timed runs per case (median reported)')
+    parser.add_argument('--repeats', type=int, default=100,
+                        help='rounds of timing per case (median reported)')
+    parser.add_argument('--block', type=int, default=10,
+                        help='calls of one setting in a row per round (the '
+                        'first after a switch is reported as cold)')
     parser.add_argument('--test-per-class', type=int, default=0,
                         help='0: the whole test split')
     parser.add_argument('--out', default='work_dirs/int8_openvino',
                         help='models and results')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.block < 2:
+        parser.error('--block must be at least 2: the first call of each '
+                     'block is timed apart as the cold call')
+    return args
 
 
 def sessions(fp32: str, int8: str) -> Dict[str, Callable]:
@@ -171,22 +179,38 @@ def reestimate_bn(model, predictor: Predictor, images: List[str]) -> None:
     model.eval()
 
 
-def speed(runs: Dict[str, Callable], x: np.ndarray, repeats: int) -> Dict:
-    """Median images/s of each setting, timed in turn, and the median of
-    each repeat's speed-up over ONNX Runtime fp32 (``... / fp32``): the
-    runs of one repeat are milliseconds apart, so other processes' load
-    hits them alike even when it moves single timings 2-3x."""
-    times: Dict[str, List[float]] = {name: [] for name in runs}
-    for i in range(repeats + 5):
+def speed(runs: Dict[str, Callable], x: np.ndarray, repeats: int,
+          block: int) -> Dict:
+    """Images/s of each setting and its speed-up over ONNX Runtime fp32.
+
+    Every repeat runs each setting ``block`` times in a row. The first
+    call after a switch finds the caches full of the other models (its
+    figures are reported as ``cold``); the others are what a process
+    serving one model sees (images/s: median over repeats of each block's
+    median). Speed-ups are the median of each repeat's own ratio: a
+    repeat's blocks are milliseconds apart, so other processes' load hits
+    them alike even when it moves single timings 2-3x.
+    """
+    steady: Dict[str, List[float]] = {name: [] for name in runs}
+    cold: Dict[str, List[float]] = {name: [] for name in runs}
+    for i in range(repeats + 2):
         for name, run in runs.items():
-            start = time.perf_counter()
-            run(x)
-            if i >= 5:  # warm-up
-                times[name].append(time.perf_counter() - start)
-    base = np.array(times[SETTINGS[0]])
-    result = {name: 1 / float(np.median(t)) for name, t in times.items()}
-    result.update({f'{name} / fp32': float(np.median(base / np.array(t)))
-                   for name, t in times.items() if name != SETTINGS[0]})
+            calls = []
+            for _ in range(block):
+                start = time.perf_counter()
+                run(x)
+                calls.append(time.perf_counter() - start)
+            if i >= 2:  # warm-up
+                cold[name].append(calls[0])
+                steady[name].append(float(np.median(calls[1:])))
+    result = {}
+    for suffix, times in (('', steady), (', cold', cold)):
+        base = np.array(times[SETTINGS[0]])
+        for name, seconds in times.items():
+            result[name + suffix] = 1 / float(np.median(seconds))
+            if name != SETTINGS[0]:
+                result[f'{name} / fp32{suffix}'] = float(
+                    np.median(base / np.array(seconds)))
     return result
 
 
@@ -230,8 +254,8 @@ def main() -> None:
         for size in args.sizes:
             x = np.random.default_rng(0).standard_normal(
                 (1, 3, size, size)).astype(np.float32)
-            figures['speed'][f'{name} {size} px'] = speed(runs, x,
-                                                          args.repeats)
+            figures['speed'][f'{name} {size} px'] = speed(
+                runs, x, args.repeats, args.block)
             print(name, size, figures['speed'][f'{name} {size} px'],
                   flush=True)
         load.append(os.getloadavg()[0])
