@@ -21,7 +21,8 @@ from .health.aligned import DEFAULT_MIN_CORRELATION, aligned_scores
 from .health.hashes import (BOXES, DEFAULT_CONFIRM, DEFAULT_CROP_STEPS,
                             _bits_to_int, confirm_pairs, crop_boxes,
                             hash_file, hash_files, hash_rgb)
-from .health.matching import _popcount, candidate_pairs, connected_groups
+from .health.matching import (_popcount, candidate_pairs, connected_groups,
+                              cosine_pairs)
 
 __all__ = [  # the hashing names are re-exported: one module to import
     'ALIGNED_CROP_STEPS', 'ALIGNED_THRESHOLD', 'BOXES', 'DEFAULT_CONFIRM',
@@ -360,36 +361,6 @@ def find_duplicates(root: str, threshold: Optional[int] = None,
     hashes = hash_files([osp.join(root, item.path) for item in items],
                         workers, progress, near.crop_steps)
     return near.group(root, items, hashes)
-
-
-def cosine_pairs(feats: np.ndarray, min_cosine: float,
-                 block: int = 2048) -> Tuple[np.ndarray, np.ndarray]:
-    """Pairs of rows whose cosine similarity is at least ``min_cosine``.
-
-    Exact, blocked (``block`` rows at a time) so memory stays bounded.
-
-    Args:
-        feats: (N, D) embeddings (normalised here).
-        min_cosine: Similarity threshold, -1 to 1.
-        block: Rows per matrix product.
-
-    Returns:
-        ((M, 2) index pairs i < j, (M,) similarities).
-    """
-    feats = np.asarray(feats, dtype=np.float32)
-    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True),
-                               1e-12)
-    pairs, sims = [], []
-    for start in range(0, len(feats), block):
-        sim = feats[start:start + block] @ feats.T
-        rows, cols = np.nonzero(sim >= min_cosine)
-        rows += start
-        keep = rows < cols
-        pairs.append(np.stack([rows[keep], cols[keep]], 1))
-        sims.append(sim[rows[keep] - start, cols[keep]])
-    if not pairs:
-        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, np.float32)
-    return np.concatenate(pairs).astype(np.int64), np.concatenate(sims)
 
 
 def add_pairs(report: DuplicateReport, pairs: np.ndarray) -> None:

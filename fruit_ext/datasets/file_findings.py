@@ -156,7 +156,9 @@ def inspect_file(path: str, min_size: int = 224,
            for w in caught):
         add('bomb', WARNING, f'{width}x{height} = {width * height} pixels, '
             f'over Pillow\'s limit of {Image.MAX_IMAGE_PIXELS}: Pillow warns '
-            'and every load needs that much memory (not decoded here)')
+            'and every load needs that much memory (not decoded here, so '
+            'not in the near-duplicate search; find_duplicates.py decodes '
+            'it)')
         result['loadable'] = loaded
         return result
     result['loadable'] = loaded and _decode_findings(image, loaded, add)

@@ -5,10 +5,11 @@ hash is cut into 4 bands of 16 bits; two hashes within distance T agree
 within ``T // 4`` bits on at least one band, so candidates are the images
 whose band is within that radius of another's (a sorted-array join per
 flip mask), and only candidates get the full check. Groups are the
-connected components of the pair graph (scipy).
+connected components of the pair graph (scipy). Embeddings are matched
+exactly by cosine similarity, in blocks.
 """
 import itertools
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -107,3 +108,33 @@ def connected_groups(num: int, pairs: np.ndarray) -> List[List[int]]:
         members.setdefault(int(label), []).append(index)
     groups = [m for m in members.values() if len(m) > 1]
     return sorted(groups, key=lambda m: (-len(m), m[0]))
+
+
+def cosine_pairs(feats: np.ndarray, min_cosine: float,
+                 block: int = 2048) -> Tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows whose cosine similarity is at least ``min_cosine``.
+
+    Exact, blocked (``block`` rows at a time) so memory stays bounded.
+
+    Args:
+        feats: (N, D) embeddings (normalised here).
+        min_cosine: Similarity threshold, -1 to 1.
+        block: Rows per matrix product.
+
+    Returns:
+        ((M, 2) index pairs i < j, (M,) similarities).
+    """
+    feats = np.asarray(feats, dtype=np.float32)
+    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True),
+                               1e-12)
+    pairs, sims = [], []
+    for start in range(0, len(feats), block):
+        sim = feats[start:start + block] @ feats.T
+        rows, cols = np.nonzero(sim >= min_cosine)
+        rows += start
+        keep = rows < cols
+        pairs.append(np.stack([rows[keep], cols[keep]], 1))
+        sims.append(sim[rows[keep] - start, cols[keep]])
+    if not pairs:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, np.float32)
+    return np.concatenate(pairs).astype(np.int64), np.concatenate(sims)
