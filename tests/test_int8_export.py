@@ -197,7 +197,8 @@ def test_pad_in_integers_gives_the_same_values():
 @pytest.fixture(scope='module')
 def effl0_int8(tmp_path_factory):
     """EfficientNet-Lite0 (timm, TF "same" padding; random weights) as fp32
-    and int8 ONNX, calibrated on a few photos."""
+    and int8 ONNX of any size (``fix_size=False``), calibrated on a few
+    photos."""
     from fruit_ext.apis.inference import init_model
     from fruit_ext.apis.onnx_export import export_onnx, preprocess_spec
     folder = tmp_path_factory.mktemp('effl0')
@@ -205,7 +206,7 @@ def effl0_int8(tmp_path_factory):
     classes = [f'c{i}' for i in range(model.head.num_classes)]
     fp32 = export_onnx(model, str(folder / 'effl0.onnx'), classes,
                        preprocess_spec(model._config, model),
-                       sample_size=(64, 64))
+                       sample_size=(64, 64), fix_size=False)
     photos = [str(write_photo(folder / f'{i}.jpg', (80, 72), seed=i))
               for i in range(6)]
     return fp32, quantize_onnx(fp32, str(folder / 'effl0.int8.onnx'),

@@ -2,7 +2,9 @@
 
 The graph takes the normalised image batch (N, 3, H, W) with dynamic batch
 and spatial size (the network ends in global average pooling) and returns the
-logits (N, C). What runs outside the graph is stored as ONNX metadata and read
+logits (N, C); graphs whose padding depends on the size (TF-style "same"
+padding) take only the size the test pipeline yields, when it yields one
+(:mod:`fruit_ext.apis.onnx_static_pads`). What runs outside the graph is stored as ONNX metadata and read
 by :class:`fruit_ext.apis.predictor.Predictor`: class names, aliases, and the
 test pipeline's resize/crop with the data preprocessor's mean, std and
 channel order, and the checkpoint's calibration (temperature, "unknown"
@@ -25,6 +27,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from torch import nn
 
+from .onnx_static_pads import fix_input_size, pipeline_output_size
 from .predictor import (META_ALIASES, META_CALIBRATION, META_CLASSES,
                         META_PREPROCESS)
 
@@ -132,8 +135,13 @@ def export_onnx(model: nn.Module,
                 aliases: Optional[Sequence[str]] = None,
                 sample_size: Tuple[int, int] = (224, 224),
                 opset: int = 17,
-                calibration: Optional[Dict] = None) -> str:
+                calibration: Optional[Dict] = None,
+                fix_size: bool = True) -> str:
     """Write the classifier as ONNX with dynamic batch, height and width.
+
+    Padding computed from the input size (TF-style "same") is fixed for
+    the test pipeline's size when ``fix_size`` and the pipeline always
+    yields one size (logged): then the height and width are static.
 
     Args:
         model: An mmpretrain classifier in eval mode.
@@ -145,6 +153,8 @@ def export_onnx(model: nn.Module,
         opset: ONNX opset version.
         calibration: ``meta['calibration']`` of the checkpoint, stored as
             metadata if given (the graph still returns raw logits).
+        fix_size: Fix size-dependent padding (see above); False keeps any
+            size.
 
     Returns:
         ``out_file``.
@@ -172,6 +182,13 @@ def export_onnx(model: nn.Module,
     for key, value in metadata.items():
         entry = graph.metadata_props.add()
         entry.key, entry.value = key, json.dumps(value, ensure_ascii=False)
+    size = pipeline_output_size(preprocess['steps'])
+    if fix_size and size and fix_input_size(graph, *size):
+        print_log(f'{out_file}: its padding depends on the input size '
+                  '(TF-style "same"), so the graph takes only the test '
+                  f'pipeline\'s {size[0]}x{size[1]} px (height x width), '
+                  'with the padding folded into the convolutions',
+                  logger='current')
     onnx.checker.check_model(graph)
     onnx.save(graph, out_file)
     return out_file

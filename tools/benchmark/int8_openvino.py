@@ -11,7 +11,11 @@ images of the Fashion-MNIST val split, through the model's own test
 pipeline. Speed: one preprocessed image at each ``--sizes`` side, batch 1,
 1 thread, the four (runtime, precision) settings timed in turn in every
 repeat (so load hits them alike), ``--block`` calls each: median images/s
-in steady state and on the first call after a switch (cold caches). Accuracy: the
+in steady state and on the first call after a switch (cold caches). A
+graph whose padding depends on the input size (EfficientNet-Lite0) is
+timed as ``export_onnx`` writes it for a pipeline of that size (padding
+fixed and folded, :func:`fixed_pair`) and, as ``... (any size)``, as
+exported for any size. Accuracy: the
 fine-tuned EfficientNet-Lite0 on the whole Fashion-MNIST test file (or
 ``--test-per-class``), all four settings on the same preprocessed arrays.
 Where the time goes: onnxruntime's own profiler on each model at the first
@@ -29,7 +33,7 @@ import json
 import os
 import os.path as osp
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -37,6 +41,8 @@ import onnxruntime as ort
 
 from fruit_ext.apis.onnx_export import export_onnx, preprocess_spec
 from fruit_ext.apis.onnx_quantize import images_in, pick, quantize_onnx
+from fruit_ext.apis.onnx_static_pads import (fix_input_size,
+                                             pipeline_output_size)
 from fruit_ext.apis.openvino_backend import OpenVINOSession
 from fruit_ext.apis.predictor import Predictor
 
@@ -79,8 +85,11 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def sessions(fp32: str, int8: str) -> Dict[str, Callable]:
-    """One-thread inference functions ``batch -> logits`` per setting."""
+def sessions(fp32: str, int8: str, free: Optional[Tuple[str, str]] = None
+             ) -> Dict[str, Callable]:
+    """One-thread inference functions ``batch -> logits`` per setting;
+    with ``free`` (the pair before :func:`fixed_pair`), onnxruntime on
+    those too, as ``... (any size)``."""
     options = session_options()
     runs = {}
     for name, path in (('fp32', fp32), ('int8', int8)):
@@ -91,7 +100,28 @@ def sessions(fp32: str, int8: str) -> Dict[str, Callable]:
         vino = OpenVINOSession(path, num_threads=1)
         runs[f'OpenVINO {name}'] = (
             lambda x, s=vino: s.run(None, {'input': x})[0])
+    for name, path in zip(('fp32', 'int8'), free or ()):
+        session = ort.InferenceSession(path, options,
+                                       providers=['CPUExecutionProvider'])
+        runs[f'ONNX Runtime {name} (any size)'] = (
+            lambda x, s=session: s.run(None, {'input': x})[0])
     return runs
+
+
+def fixed_pair(pair: Tuple[str, str], height: int, width: int
+               ) -> Tuple[str, str]:
+    """The fp32 and int8 files with size-dependent padding fixed for
+    height x width, as ``export_onnx`` writes them for a test pipeline of that
+    size (the int8 one is fixed after quantization, so its stem's spatial
+    Pad stays a uint8 Pad); the pair itself when it has no such padding."""
+    fixed = []
+    for path in pair:
+        model = onnx.load(path)
+        if not fix_input_size(model, height, width):
+            return pair
+        fixed.append(f'{osp.splitext(path)[0]}_{height}x{width}.onnx')
+        onnx.save(model, fixed[-1])
+    return fixed[0], fixed[1]
 
 
 def session_options() -> ort.SessionOptions:
@@ -150,10 +180,11 @@ def export_pair(config: str, checkpoint, out: str, calib: List[str]):
     classes = (model._dataset_meta or {}).get('classes') or [
         str(i) for i in range(model.head.num_classes)]
     spec = preprocess_spec(model._config, model)
-    fp32 = export_onnx(model, out + '.onnx', classes, spec)
+    fp32 = export_onnx(model, out + '.onnx', classes, spec, fix_size=False)
     if checkpoint is None:  # random weights: give them real activations
         reestimate_bn(model, Predictor(fp32), calib)
-        fp32 = export_onnx(model, out + '.onnx', classes, spec)
+        fp32 = export_onnx(model, out + '.onnx', classes, spec,
+                           fix_size=False)
     start = time.perf_counter()
     int8 = quantize_onnx(fp32, out + '.int8.onnx', calib)
     print(f'{osp.basename(out)}: quantized in '
@@ -249,9 +280,10 @@ def main() -> None:
             args.effl0_config, args.effl0_checkpoint,
             osp.join(args.out, 'effl0'), calib)}
     figures = dict(speed={}, load=load)
-    for name, (fp32, int8) in models.items():
-        runs = sessions(fp32, int8)
+    for name, pair in models.items():
         for size in args.sizes:
+            fixed = fixed_pair(pair, size, size)
+            runs = sessions(*fixed, free=pair if fixed != pair else None)
             x = np.random.default_rng(0).standard_normal(
                 (1, 3, size, size)).astype(np.float32)
             figures['speed'][f'{name} {size} px'] = speed(
@@ -263,9 +295,15 @@ def main() -> None:
         f'{name} {args.sizes[0]} px {precision}': op_profile(
             path, args.sizes[0])
         for name, pair in models.items()
-        for precision, path in zip(('fp32', 'int8'), pair)}
+        for precision, path in zip(('fp32', 'int8'),
+                                   fixed_pair(pair, args.sizes[0],
+                                              args.sizes[0]))}
     effl0 = models['EfficientNet-Lite0 (fine-tuned)']
-    figures['top1'] = accuracy(sessions(*effl0), Predictor(effl0[0]), test)
+    predictor = Predictor(effl0[0])
+    own_size = pipeline_output_size(predictor.preprocess_cfg['steps'])
+    figures['top1'] = accuracy(
+        sessions(*fixed_pair(effl0, *own_size) if own_size else effl0),
+        predictor, test)
     figures['test_images'] = len(test)
     figures['calib_images'] = len(calib)
     load.append(os.getloadavg()[0])

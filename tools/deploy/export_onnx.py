@@ -24,6 +24,7 @@ import sys
 from typing import List
 
 import numpy as np
+import onnx
 import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
@@ -206,8 +207,10 @@ def main() -> int:
                 preprocess_spec(config, model), aliases=meta.get('aliases'),
                 opset=args.opset,
                 calibration=getattr(model, '_calibration', None))
+    dims = onnx.load(args.out).graph.input[0].type.tensor_type.shape.dim
     print(f'exported {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB, '
-          f'{len(meta["classes"])} classes, dynamic batch/height/width'
+          f'{len(meta["classes"])} classes, input ('
+          + ', '.join(d.dim_param or str(d.dim_value) for d in dims) + ')'
           + (f', calibrated: T={model._calibration["temperature"]:.3g}'
              if getattr(model, '_calibration', None) else '') + ')')
     if args.int8:
