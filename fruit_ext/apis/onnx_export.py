@@ -4,8 +4,9 @@ The graph takes the normalised image batch (N, 3, H, W) with dynamic batch
 and spatial size (the network ends in global average pooling) and returns the
 logits (N, C); graphs whose padding depends on the size (TF-style "same"
 padding) take only the size the test pipeline yields, when it yields one
-(:mod:`fruit_ext.apis.onnx_static_pads`). What runs outside the graph is stored as ONNX metadata and read
-by :class:`fruit_ext.apis.predictor.Predictor`: class names, aliases, and the
+(:mod:`fruit_ext.apis.onnx_static_pads`). What runs outside the graph is
+stored as ONNX metadata and read by
+:class:`fruit_ext.apis.predictor.Predictor`: class names, aliases, and the
 test pipeline's resize/crop with the data preprocessor's mean, std and
 channel order, and the checkpoint's calibration (temperature, "unknown"
 threshold) when it has one.

@@ -71,7 +71,11 @@ def fix_input_size(model: onnx.ModelProto, height: int, width: int) -> int:
         name = f'{pad.name}/fixed_pads'
         graph.initializer.append(numpy_helper.from_array(value, name))
         pad.input[1] = name
-    folded = {pad.name for pad in pads if _fold_into_conv(graph, pad)}
+    readers = _readers(graph)
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    constants.update(_constant_nodes(graph))
+    folded = {pad.name for pad in pads
+              if _fold_into_conv(pad, readers, constants)}
     _keep_used(graph, folded)
     dims = graph.input[0].type.tensor_type.shape.dim
     for dim, value in ((dims[2], height), (dims[3], width)):
@@ -110,12 +114,11 @@ def _evaluate(model: onnx.ModelProto, names: List[str], height: int,
     return session.run(names, {model.graph.input[0].name: zeros})
 
 
-def _fold_into_conv(graph: onnx.GraphProto, pad: onnx.NodeProto) -> bool:
+def _fold_into_conv(pad: onnx.NodeProto,
+                    readers: Dict[str, List[onnx.NodeProto]],
+                    constants: Dict[str, np.ndarray]) -> bool:
     """Move a constant zero Pad of H and W into the Conv it feeds, directly
     (fp32) or through a DequantizeLinear whose zero point it pads with."""
-    readers = _readers(graph)
-    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    constants.update(_constant_nodes(graph))
     amounts = constants[pad.input[1]]
     mode = next((a.s for a in pad.attribute if a.name == 'mode'),
                 b'constant')
