@@ -171,7 +171,7 @@ def pad_in_integers(model: onnx.ModelProto) -> int:
         if (node.op_type == 'Shape' and source is not None
                 and source.op_type == 'DequantizeLinear'):
             node.input[0] = source.input[0]
-    _drop_nodes(graph, dropped)
+    drop_nodes(graph, dropped)
     return count
 
 
@@ -205,18 +205,22 @@ def _pads_zero(pad: onnx.NodeProto, producer: Dict[str, onnx.NodeProto],
                                constants[dq.input[2]]))
 
 
-def _drop_nodes(graph: onnx.GraphProto, names: Set[str]) -> None:
-    """Remove nodes by name, then DequantizeLinear nodes and initializers
-    nothing reads any more, and stale value_info (types changed)."""
+def drop_nodes(graph: onnx.GraphProto, names: Set[str]) -> None:
+    """Remove nodes by name, then every node and initializer nothing reads
+    any more (e.g. a dropped Pad's DequantizeLinear or size arithmetic), and
+    stale value_info (types changed)."""
     nodes = [node for node in graph.node if node.name not in names]
-    used = {name for node in nodes for name in node.input}
-    used |= {out.name for out in graph.output}
-    nodes = [node for node in nodes if node.op_type != 'DequantizeLinear'
-             or node.output[0] in used]
+    outputs = {out.name for out in graph.output}
+    while True:
+        used = {name for node in nodes for name in node.input} | outputs
+        kept = [node for node in nodes
+                if any(out in used for out in node.output)]
+        if len(kept) == len(nodes):
+            break
+        nodes = kept
     del graph.node[:]
     graph.node.extend(nodes)
-    used = {name for node in nodes for name in node.input}
-    kept = [t for t in graph.initializer if t.name in used]
+    kept_initializers = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
-    graph.initializer.extend(kept)
+    graph.initializer.extend(kept_initializers)
     del graph.value_info[:]

@@ -17,6 +17,8 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
+from .onnx_int8_graph import drop_nodes
+
 
 def pipeline_output_size(steps: Sequence[Dict]) -> Optional[Tuple[int, int]]:
     """(height, width) every image has after the predictor's steps.
@@ -76,7 +78,7 @@ def fix_input_size(model: onnx.ModelProto, height: int, width: int) -> int:
     constants.update(_constant_nodes(graph))
     folded = {pad.name for pad in pads
               if _fold_into_conv(pad, readers, constants)}
-    _keep_used(graph, folded)
+    drop_nodes(graph, folded)
     dims = graph.input[0].type.tensor_type.shape.dim
     for dim, value in ((dims[2], height), (dims[3], width)):
         dim.Clear()
@@ -166,23 +168,3 @@ def _constant_nodes(graph: onnx.GraphProto) -> Dict[str, np.ndarray]:
     return {node.output[0]: numpy_helper.to_array(node.attribute[0].t)
             for node in graph.node if node.op_type == 'Constant'
             and node.attribute and node.attribute[0].name == 'value'}
-
-
-def _keep_used(graph: onnx.GraphProto, dropped: set) -> None:
-    """Remove ``dropped`` nodes, then every node and initializer nothing
-    reads any more (the size arithmetic), and stale value_info."""
-    nodes = [node for node in graph.node if node.name not in dropped]
-    outputs = {out.name for out in graph.output}
-    while True:
-        used = {name for node in nodes for name in node.input} | outputs
-        kept = [node for node in nodes
-                if any(out in used for out in node.output)]
-        if len(kept) == len(nodes):
-            break
-        nodes = kept
-    del graph.node[:]
-    graph.node.extend(nodes)
-    kept_init = [t for t in graph.initializer if t.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept_init)
-    del graph.value_info[:]
