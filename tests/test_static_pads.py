@@ -140,3 +140,40 @@ def test_graphs_without_size_dependent_padding_stay_dynamic(tmp_path):
     assert fix_input_size(model, 32, 32) == 0
     shape = model.graph.input[0].type.tensor_type.shape
     assert [d.dim_param for d in shape.dim[2:]] == ['h', 'w']
+
+
+def test_a_pad_value_computed_at_run_time_is_not_folded():
+    """Only a known zero (or zero-point) Pad may join the convolution."""
+    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    nodes = [
+        helper.make_node('Shape', ['x'], ['shape']),
+        helper.make_node('Slice', ['shape', 'two', 'four'], ['hw']),
+        helper.make_node('Mod', ['hw', 'two'], ['odd']),
+        helper.make_node('Concat', ['zeros', 'odd', 'zeros', 'odd'],
+                         ['pads'], axis=0),
+        helper.make_node('ReduceMax', ['x'], ['value'], keepdims=0),
+        helper.make_node('Pad', ['x', 'pads', 'value'], ['padded']),
+        helper.make_node('Conv', ['padded', 'w'], ['y'], strides=[2, 2],
+                         kernel_shape=[3, 3])]
+    constants = [numpy_helper.from_array(np.array(v, np.int64), name)
+                 for name, v in (('two', [2]), ('four', [4]),
+                                 ('zeros', [0, 0]))]
+    constants.append(numpy_helper.from_array(
+        np.ones((2, 3, 3, 3), np.float32), 'w'))
+    graph = helper.make_graph(
+        nodes, 'g',
+        [helper.make_tensor_value_info('x', onnx.TensorProto.FLOAT,
+                                       ['n', 3, 'h', 'w'])],
+        [helper.make_tensor_value_info('y', onnx.TensorProto.FLOAT,
+                                       ['n', 2, 'a', 'b'])],
+        constants)
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid('', 17)])
+    x = np.random.default_rng(0).random((1, 3, 9, 9)).astype(np.float32) + 1
+    want = ort.InferenceSession(model.SerializeToString()).run(
+        None, {'x': x})[0]
+    assert fix_input_size(model, 9, 9) == 1
+    assert 'Pad' in [node.op_type for node in model.graph.node]
+    got = ort.InferenceSession(model.SerializeToString()).run(
+        None, {'x': x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -68,6 +68,8 @@ def fix_input_size(model: onnx.ModelProto, height: int, width: int) -> int:
             and _reads_a_shape(producer, node.input[1])]
     if not pads:
         return 0
+    for index, node in enumerate(graph.node):  # nodes are dropped by name
+        node.name = node.name or f'fix_input_size/{node.op_type}_{index}'
     amounts = _evaluate(model, [pad.input[1] for pad in pads], height, width)
     for pad, value in zip(pads, amounts):
         name = f'{pad.name}/fixed_pads'
@@ -92,11 +94,11 @@ def _reads_a_shape(producer: Dict[str, onnx.NodeProto], name: str) -> bool:
     todo, seen = [name], set()
     while todo:
         node = producer.get(todo.pop())
-        if node is None or node.name in seen:
+        if node is None or id(node) in seen:
             continue
         if node.op_type == 'Shape':
             return True
-        seen.add(node.name)
+        seen.add(id(node))
         todo.extend(node.input)
     return False
 
@@ -128,10 +130,14 @@ def _fold_into_conv(pad: onnx.NodeProto,
     if (mode != b'constant' or len(pad.input) > 3 or len(amounts) != 8
             or amounts[[0, 1, 4, 5]].any() or len(after) != 1):
         return False
-    value = constants.get(pad.input[2]) if len(pad.input) > 2 else None
+    value_name = pad.input[2] if len(pad.input) > 2 else ''
+    if value_name and value_name not in constants:
+        return False  # a value computed at run time: leave the Pad
+    value = constants.get(value_name)
     dequantize = after[0] if after[0].op_type == 'DequantizeLinear' else None
     if dequantize is not None:
-        zero = constants.get(dequantize.input[2])
+        zero = (constants.get(dequantize.input[2])
+                if len(dequantize.input) > 2 else None)
         after = readers.get(dequantize.output[0], [])
         if (value is None or zero is None or zero.size != 1
                 or not np.array_equal(value.reshape(()), zero.reshape(()))
