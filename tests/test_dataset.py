@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import REPO, run, write_class_tree
+from conftest import run, write_class_tree
 from fruit_ext.datasets import FRUIT30_ALIASES, FRUIT30_CLASSES, Fruit30
 
 
@@ -89,3 +89,28 @@ def test_custom_imports_from_a_config_elsewhere(tmp_path, fruit_tree):
               'print(type(ds).__name__, len(ds), ds.metainfo["classes"][0])')
     result = run([sys.executable, '-c', script], cwd=config.parent)
     assert 'Fruit30 30 哈密瓜' in result.stdout
+
+
+@pytest.mark.parametrize('layout', ['split', 'flat'])
+def test_a_class_without_training_images_is_an_error(tmp_path, layout):
+    root = write_class_tree(tmp_path / 'd', ('a', 'b'), {'train': 5})
+    classes = root / 'train'
+    if layout == 'flat':
+        root = classes
+    (classes / 'c_heic_only').mkdir()
+    (classes / 'c_heic_only' / 'IMG_1.HEIC').write_bytes(b'\0' * 64)
+    with pytest.raises(ValueError) as info:
+        Fruit30(data_root=str(root), split='train', classes='folders',
+                holdout=dict(ratio=0.2))
+    message = str(info.value)
+    assert "['c_heic_only']" in message and str(classes) in message
+    assert 'could not learn' in message and 'HEIC to JPEG' in message
+    assert f'tools/dataset/check.py {root}' in message
+    # a val split without a class is trained on, with a warning (as before)
+    if layout == 'split':
+        (root / 'val' / 'a').mkdir(parents=True)
+        shutil.copy(classes / 'a' / '0.jpg', root / 'val' / 'a')
+        (root / 'val' / 'b').mkdir()
+        (root / 'val' / 'c_heic_only').mkdir()
+        val = Fruit30(data_root=str(root), split='val', classes='folders')
+        assert len(val) == 1

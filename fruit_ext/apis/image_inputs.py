@@ -3,14 +3,16 @@
 An input is an image file, a folder (searched recursively), a glob pattern or
 a text file listing one image path per line (relative paths are taken from
 the list's folder). Files a folder or pattern holds without an image
-extension are reported as skipped, with the reason, never dropped silently.
+extension, and hidden ones (name starting with '.', such as macOS's
+``._photo.jpg``), are reported as skipped, with the reason, never dropped
+silently.
 """
 import glob
-import os
 import os.path as osp
 from typing import List, Sequence, Tuple
 
 from ..datasets import IMG_EXTENSIONS
+from ..datasets.hidden import HIDDEN_REASON, walk_visible
 from ..datasets.layout_check import extension_reason
 
 LIST_EXTENSIONS = ('.txt', '.lst')
@@ -44,11 +46,10 @@ def _split_images(files: List[str]) -> Tuple[List[str], List[Problem]]:
 
 
 def _from_folder(folder: str) -> Tuple[List[str], List[Problem]]:
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        found.extend(osp.join(root, name) for name in sorted(files))
-    return _split_images(found)
+    files, hidden = walk_visible(folder)
+    images, others = _split_images(files)
+    return images, others + [(osp.join(folder, path), HIDDEN_REASON)
+                             for path in hidden]
 
 
 def _from_list(list_file: str) -> List[str]:

@@ -18,7 +18,6 @@ the int8 file unchanged. Measured speed and accuracy: docs/benchmarks.md,
 "int8 and OpenVINO".
 """
 import json
-import os
 import os.path as osp
 import random
 import tempfile
@@ -31,6 +30,7 @@ from onnxruntime.quantization import (CalibrationDataReader,
                                       QuantType, quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from ..datasets.hidden import walk_visible
 from .onnx_int8_graph import (pad_channels, pad_in_integers,
                               padding_arithmetic, unshare_constants)
 from .predictor import Predictor
@@ -86,9 +86,8 @@ def images_in(folder: str) -> List[str]:
     """
     if not osp.isdir(folder):
         raise ValueError(f'{folder}: calibration folder not found.')
-    found = sorted(osp.join(root, name)
-                   for root, _, names in os.walk(folder) for name in names
-                   if name.lower().endswith(IMAGE_SUFFIXES))
+    found = [path for path in walk_visible(folder)[0]
+             if path.lower().endswith(IMAGE_SUFFIXES)]
     if not found:
         raise ValueError(f'{folder}: no images ({", ".join(IMAGE_SUFFIXES)})'
                          ' to calibrate on; pass --calib-dir with some.')

@@ -22,6 +22,7 @@ from .class_counts import Counts
 from .duplicates import NearDupSettings
 from .file_findings import ERROR, EXT_FORMATS, WARNING, inspect_file
 from .fruit30 import IMG_EXTENSIONS, SPLITS
+from .hidden import class_folders, describe_hidden, walk_visible
 from .health.measure import measure_file, near_duplicate_findings
 from .layout_check import layout_findings, skipped_files
 
@@ -53,9 +54,10 @@ KINDS: Dict[str, str] = {
     'no-classes': 'root or split folder without class folders',
     'loose-images': 'images in no class folder (ignored)',
     'skipped': 'files the dataset does not load (extension)',
+    'hidden': "hidden files and folders (name starts with '.'), skipped",
 }
 #: Warnings printed in full (not only counted) by :func:`print_summary`.
-SAID_WARNINGS = ('loose-images', 'skipped')
+SAID_WARNINGS = ('loose-images', 'skipped', 'hidden')
 #: File findings a quarantine moves out of the dataset.
 BROKEN_KINDS = ('zero-byte', 'unreadable', 'truncated', 'non-image', 'bomb')
 
@@ -153,15 +155,8 @@ def find_splits(root: str) -> Dict[str, str]:
 
 
 def _class_files(folder: str) -> Dict[str, List[str]]:
-    classes = sorted(entry.name for entry in os.scandir(folder)
-                     if entry.is_dir())
-    files = {}
-    for name in classes:
-        found = []
-        for parent, _, names in os.walk(osp.join(folder, name)):
-            found += [osp.join(parent, n) for n in sorted(names)]
-        files[name] = sorted(found)
-    return files
+    return {name: walk_visible(osp.join(folder, name))[0]
+            for name in class_folders(folder)}
 
 
 def _inspect_all(paths: List[str], work, workers: int,
@@ -296,6 +291,11 @@ def check_dataset(root: str,
                 f' (the dataset loads {", ".join(extensions)})',
                 [osp.relpath(p, root) for p in names])
         for reason, names in skipped_files(results, extensions).items()]
+    hidden = walk_visible(root)[1]
+    if hidden:
+        dataset_findings.append(Finding('hidden', WARNING,
+                                        describe_hidden(hidden, limit=0),
+                                        hidden))
     near_groups = []
     if near_duplicates:
         dups, found = near_duplicate_findings(root, splits, results, near,

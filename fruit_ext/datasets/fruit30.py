@@ -2,12 +2,13 @@
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
-from mmengine.fileio import list_dir_or_file, list_from_file
+from mmengine.fileio import list_from_file
 from mmpretrain.datasets import CustomDataset
 from mmpretrain.datasets.custom import get_samples
 from mmpretrain.registry import DATASETS
 
 from .categories import FRUIT30_CLASSES, alias_for
+from .hidden import class_folders, describe_hidden, is_hidden, walk_visible
 from .skip_broken import ON_BROKEN, get_skipping_broken
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
@@ -17,10 +18,6 @@ DEMO_HINT = ('Download fruit30 (fruit30_split.zip from the OpenMMLab course, '
              'lesson 3) and unpack it so that {root}/train/<class>/*.jpg '
              'exist, set `data_root` to where it is, or generate the built-in '
              'demo set: python tools/dataset/make_demo_fruit30.py')
-
-
-def _subfolders(path: str) -> List[str]:
-    return sorted(list_dir_or_file(path, list_file=False))
 
 
 def holdout_source(data_root: str, data_prefix: Union[str, dict], split: str,
@@ -62,7 +59,9 @@ class Fruit30(CustomDataset):
 
     Labels follow the order of ``classes``. The class folders found on disk
     are checked against it; a mismatch fails with the missing and unexpected
-    folder names.
+    folder names. Hidden files and folders (names starting with '.', such as
+    ``.git`` or macOS's ``._photo.jpg``) are skipped and logged. A class
+    without any training image is an error (the model could not learn it).
 
     Args:
         data_root: Dataset root holding ``train/``, ``val/`` (and ``test/``).
@@ -146,7 +145,7 @@ class Fruit30(CustomDataset):
                 raise FileNotFoundError(
                     f'Fruit30: {img_prefix} does not exist, so no class '
                     'folders can be read from it.')
-            return tuple(_subfolders(img_prefix))
+            return tuple(class_folders(img_prefix))
         if isinstance(classes, str):
             if not osp.isfile(classes):
                 raise FileNotFoundError(
@@ -156,6 +155,10 @@ class Fruit30(CustomDataset):
                          if line.strip())
         return tuple(classes)
 
+    def is_valid_file(self, filename: str) -> bool:
+        """An image file with a loaded extension and no hidden part."""
+        return not is_hidden(filename) and super().is_valid_file(filename)
+
     def __getitem__(self, idx: int) -> dict:
         if self.on_broken == 'skip':
             return get_skipping_broken(self, idx)
@@ -163,7 +166,7 @@ class Fruit30(CustomDataset):
 
     def _check_class_folders(self, folder: str) -> Tuple[str, ...]:
         classes = tuple(self.metainfo['classes'])
-        found = _subfolders(folder)
+        found = class_folders(folder)
         missing = [c for c in classes if c not in found]
         unexpected = [f for f in found if f not in classes]
         if missing or unexpected:
@@ -196,6 +199,8 @@ class Fruit30(CustomDataset):
             raise RuntimeError(
                 f'Fruit30: the {self.split} share of {source} is empty '
                 f'(holdout ratio {ratio}); add images or lower the ratio.')
+        self._refuse_untrainable(source, [name for name in classes
+                                          if not plan.files['train'][name]])
         logger = MMLogger.get_current_instance()
         logger.info(
             f'Fruit30: no {self.split}/ folder under {self._data_root_arg}; '
@@ -204,6 +209,8 @@ class Fruit30(CustomDataset):
             f'{settings["seed"]}), {len(samples)} images for {self.split}.')
         for warning in plan.warnings:
             logger.warning(f'Fruit30: {warning}')
+        if plan.hidden:
+            logger.info(f'Fruit30: {source}: {describe_hidden(plan.hidden)}')
         return samples
 
     def _find_samples(self) -> List[Tuple[str, int]]:
@@ -224,9 +231,26 @@ class Fruit30(CustomDataset):
             raise RuntimeError(
                 f'Fruit30: found no images under {img_prefix} (extensions: '
                 f'{", ".join(sorted(self.extensions))}).')
+        self._refuse_untrainable(img_prefix, sorted(empty))
+        from mmengine.logging import MMLogger
+        logger = MMLogger.get_current_instance()
         if empty:
-            from mmengine.logging import MMLogger
-            MMLogger.get_current_instance().warning(
-                f'Fruit30: no images in class folders {sorted(empty)} under '
-                f'{img_prefix}.')
+            logger.warning(f'Fruit30: no images in class folders '
+                           f'{sorted(empty)} under {img_prefix}.')
+        hidden = walk_visible(img_prefix)[1]
+        if hidden:
+            logger.info(f'Fruit30: {img_prefix}: {describe_hidden(hidden)}')
         return samples
+
+    def _refuse_untrainable(self, folder: str, empty: List[str]) -> None:
+        """A training split must hold an image of every class."""
+        if self.split != 'train' or not empty:
+            return
+        raise ValueError(
+            f'Fruit30: class folder(s) {empty} under {folder} give no '
+            'training image (extensions loaded: '
+            f'{", ".join(sorted(self.extensions))}), so the model could not '
+            'learn those classes. Add images (convert other formats such as '
+            'HEIC to JPEG), or remove the folder(s) or leave them out of '
+            '`classes` / classes.txt. `python tools/dataset/check.py '
+            f'{self._data_root_arg}` lists what each folder holds.')

@@ -30,6 +30,7 @@ def loose_images(folder: str, extensions: Sequence[str]) -> List[str]:
     """
     return sorted(entry.name for entry in os.scandir(folder)
                   if entry.is_file() and entry.name not in OWN_FILES
+                  and not entry.name.startswith('.')
                   and osp.splitext(entry.name)[1].lower() in extensions)
 
 

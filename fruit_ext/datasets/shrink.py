@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import track
 
 from .fruit30 import IMG_EXTENSIONS
+from .hidden import HIDDEN_REASON, walk_visible
 from .layout_check import extension_reason
 from .transforms.decode import BrokenImageError, EncodedImage, jpeg_reduction
 
@@ -109,12 +110,12 @@ def shrink_dataset(src: str, out: str, max_side: int, quality: int = 90,
     if osp.isdir(out) and os.listdir(out) and not force:
         raise FileExistsError(f'output {out} is not empty; pass --force to '
                               'write into it anyway')
-    files = [osp.join(parent, name)
-             for parent, _, names in sorted(os.walk(src))
-             for name in sorted(names)]
+    files, hidden = walk_visible(src)
     images = tuple(e.lower() for e in extensions)
     skipped = [(path, f'skipped: {extension_reason(path)}') for path in files
                if not path.lower().endswith(images)]
+    skipped += [(osp.join(src, path), f'skipped: {HIDDEN_REASON}')
+                for path in hidden]
     jobs = [(path, osp.join(out, osp.relpath(path, src))) for path in files
             if path.lower().endswith(images)]
     work = partial(_shrink_one, max_side=max_side, quality=quality)

@@ -18,6 +18,7 @@ from rich.progress import track
 
 from .class_counts import Counts
 from .fruit30 import IMG_EXTENSIONS
+from .hidden import class_folders, walk_visible
 
 SPLIT_NAMES = ('train', 'val', 'test')
 MODES = ('copy', 'symlink', 'move')
@@ -32,6 +33,7 @@ class SplitPlan:
         files: {split: {class: [paths relative to the class folder]}}.
         warnings: Classes too small to split, and the like.
         ignored: Files skipped because their extension is not an image's.
+        hidden: Hidden files and folders skipped (relative to ``src``).
         groups_kept: Groups of 2+ images each kept inside one split.
     """
 
@@ -39,6 +41,7 @@ class SplitPlan:
     files: Dict[str, Dict[str, List[str]]]
     warnings: List[str] = field(default_factory=list)
     ignored: int = 0
+    hidden: List[str] = field(default_factory=list)
     groups_kept: int = 0
 
     @property
@@ -67,17 +70,13 @@ def split_sizes(total: int, ratios: Sequence[float]) -> List[int]:
     return sizes
 
 
-def _class_files(folder: str,
-                 extensions: Sequence[str]) -> Tuple[List[str], int]:
-    images, ignored = [], 0
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            relative = osp.relpath(osp.join(parent, name), folder)
-            if name.lower().endswith(tuple(extensions)):
-                images.append(relative.replace(os.sep, '/'))
-            else:
-                ignored += 1
-    return images, ignored
+def _class_files(folder: str, extensions: Sequence[str]
+                 ) -> Tuple[List[str], int, List[str]]:
+    """Images (relative, '/'), other visible files, hidden entries."""
+    files, hidden = walk_visible(folder)
+    images = [osp.relpath(path, folder).replace(os.sep, '/')
+              for path in files if path.lower().endswith(tuple(extensions))]
+    return images, len(files) - len(images), hidden
 
 
 def _order_key(seed: int, name: str, relative: str) -> str:
@@ -154,8 +153,7 @@ def plan_split(src: str,
                          f'{list(ratios)}')
     if not osp.isdir(src):
         raise FileNotFoundError(f'{src} is not a folder')
-    classes = sorted(entry.name for entry in os.scandir(src)
-                     if entry.is_dir())
+    classes = class_folders(src)
     if not classes:
         raise ValueError(f'{src} holds no class folders (expected '
                          f'{src}/<class>/<image>)')
@@ -163,9 +161,12 @@ def plan_split(src: str,
     plan = SplitPlan(src=src, files={split: {name: [] for name in classes}
                                      for split in splits})
     images = {}
+    plan.hidden = sorted(n for n in os.listdir(src) if n.startswith('.'))
     for name in classes:
-        images[name], ignored = _class_files(osp.join(src, name), extensions)
+        images[name], ignored, hidden = _class_files(osp.join(src, name),
+                                                     extensions)
         plan.ignored += ignored
+        plan.hidden += [f'{name}/{entry}' for entry in hidden]
     units = _units(images, groups or {})
     plan.groups_kept = sum(len(u) > 1 for per in units.values() for u in per)
     for name in classes:

@@ -23,6 +23,7 @@ from fruit_ext.datasets.class_counts import (plot_counts, print_counts,
 from fruit_ext.datasets.duplicates import NearDupSettings
 from fruit_ext.datasets.health.groups import (burst_groups, merge_groups,
                                               near_duplicate_groups)
+from fruit_ext.datasets.hidden import describe_hidden
 from fruit_ext.datasets.split import apply_split, plan_split
 from fruit_ext.utils.cli import add_options, run_tool, tool_parser
 
@@ -101,6 +102,8 @@ def split(args: argparse.Namespace, console: Console) -> int:
     if plan.ignored:
         console.print(f'{plan.ignored} file(s) without an image '
                       'extension were left out.')
+    if plan.hidden:
+        console.print(describe_hidden(plan.hidden) + '; left out.')
     title = f'{args.src} split {"/".join(map(str, args.ratio))}, ' \
             f'seed {args.seed}'
     print_counts(plan.counts, title, console)

@@ -14,6 +14,7 @@ import numpy as np
 from ...apis.image_core import BrokenImageError, open_image, read_file
 from ..duplicates import Item, NearDupSettings, connected_groups, hash_files
 from ..fruit30 import IMG_EXTENSIONS
+from ..hidden import class_folders, walk_visible
 
 Groups = Dict[str, str]
 EXIF_IFD, DATETIME_ORIGINAL, DATETIME = 0x8769, 0x9003, 0x0132
@@ -32,14 +33,11 @@ def class_images(src: str, extensions: Sequence[str] = IMG_EXTENSIONS
     """
     extensions = tuple(e.lower() for e in extensions)
     found = []
-    for entry in sorted(os.scandir(src), key=lambda e: e.name):
-        if not entry.is_dir():
-            continue
-        for parent, _, names in os.walk(entry.path):
-            found += [(entry.name, osp.relpath(osp.join(parent, n),
-                                               entry.path).replace(os.sep,
-                                                                   '/'))
-                      for n in names if n.lower().endswith(extensions)]
+    for name in class_folders(src):
+        folder = osp.join(src, name)
+        found += [(name, osp.relpath(path, folder).replace(os.sep, '/'))
+                  for path in walk_visible(folder)[0]
+                  if path.lower().endswith(extensions)]
     return sorted(found)
 
 
