@@ -114,3 +114,23 @@ def test_a_class_without_training_images_is_an_error(tmp_path, layout):
         (root / 'val' / 'c_heic_only').mkdir()
         val = Fruit30(data_root=str(root), split='val', classes='folders')
         assert len(val) == 1
+
+
+def test_class_lists_naming_a_class_twice_or_none_are_refused(tmp_path):
+    root = write_class_tree(tmp_path / 'd', ('apple', 'pear'), {'train': 1})
+    listed = tmp_path / 'classes.txt'
+    # was: a 3-way head, 'apple' labelled 2 and label 0 never trained
+    for spec, said in ((['apple', 'pear', 'apple'], "names ['apple'] more "
+                        'than once'), ('apple\npear\napple\n', str(listed)),
+                       ('\n \n', 'names no class')):
+        if isinstance(spec, str):
+            listed.write_text(spec)
+            spec = str(listed)
+        with pytest.raises(ValueError, match='list each class folder once') \
+                as info:
+            Fruit30(data_root=str(root), split='train', classes=spec)
+        assert said in str(info.value)
+    # a byte-order mark (Windows Notepad) and CRLF are not part of the names
+    listed.write_bytes('\ufeffpear\r\napple\r\n'.encode('utf-8'))
+    dataset = Fruit30(data_root=str(root), split='train', classes=str(listed))
+    assert dataset.metainfo['classes'] == ('pear', 'apple')

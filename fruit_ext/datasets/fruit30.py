@@ -139,6 +139,10 @@ class Fruit30(CustomDataset):
 
         Returns:
             The class names, in label order.
+
+        Raises:
+            ValueError: A list or file that names no class, or a name twice
+                (two labels for one folder: one would never be trained).
         """
         if classes == 'folders':
             if not osp.isdir(img_prefix):
@@ -146,14 +150,25 @@ class Fruit30(CustomDataset):
                     f'Fruit30: {img_prefix} does not exist, so no class '
                     'folders can be read from it.')
             return tuple(class_folders(img_prefix))
+        source = 'the classes list'
         if isinstance(classes, str):
             if not osp.isfile(classes):
                 raise FileNotFoundError(
                     f'Fruit30: class list file {classes} does not exist '
                     "(pass a list of names, a file, or 'folders').")
-            return tuple(line.strip() for line in list_from_file(classes)
-                         if line.strip())
-        return tuple(classes)
+            source = classes
+            # utf-8-sig: a byte-order mark (Windows Notepad) is not part of
+            # the first name
+            classes = [line.strip() for line in list_from_file(
+                classes, encoding='utf-8-sig') if line.strip()]
+        names = tuple(classes)
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if not names or twice:
+            raise ValueError(
+                f'Fruit30: {source} names ' + (
+                    f'{twice} more than once' if twice else 'no class')
+                + ': list each class folder once, in label order.')
+        return names
 
     def is_valid_file(self, filename: str) -> bool:
         """An image file with a loaded extension and no hidden part."""
