@@ -50,6 +50,7 @@ def test_own_folder_trains_and_predicts_by_work_dir(tmp_path):
     assert re.search(r'train data: 12 images, 3 classes', log)
     assert re.search(r'val data: 3 images, 3 classes', log)
     assert 'accuracy/top1' in log and 'top5' not in log
+    assert f"val split recorded in {work / 'holdout_split.json'}" in log
     best = work / 'best.pth'
     assert best.exists()
     assert list(torch.load(best, weights_only=True)['meta']['dataset_meta'][
@@ -69,6 +70,8 @@ def test_own_folder_trains_with_two_processes(tmp_path):
                 extra=['--launcher', 'pytorch', '--gpus', '2']).stdout
     assert re.search(r'\(2 process(es)? x 4 images', log), log[-3000:]
     assert (work / 'best.pth').exists()
+    recorded = json.loads((work / 'holdout_split.json').read_text())
+    assert sum(map(len, recorded['files']['val'].values())) == 3
 
 
 def test_demo_config_trains_on_the_data_root_given(tmp_path):

@@ -81,7 +81,10 @@ class Fruit30(CustomDataset):
             folders directly under ``data_root``): ``dict(ratio=0.2,
             seed=0)`` holds out that share of every class for 'val' with
             the rules of ``tools/dataset/split.py`` (stratified, seeded,
-            independent of listing order). None: the folder must exist.
+            independent of listing order); ``record=PATH`` (FruitRunner
+            sets ``{work_dir}/holdout_split.json``) keeps the images of an
+            earlier run of the work dir in their split. None: the folder
+            must exist.
         **kwargs: Other arguments of :class:`mmpretrain.datasets.CustomDataset`.
     """
 
@@ -204,6 +207,11 @@ class Fruit30(CustomDataset):
         ratio = settings['ratio']
         plan = plan_split(source, (1 - ratio, ratio), seed=settings['seed'],
                           extensions=self.extensions)
+        kept = None
+        if settings.get('record'):
+            from .holdout_record import keep_recorded
+            plan, *kept = keep_recorded(plan, settings['record'], ratio,
+                                        settings['seed'])
         part = plan.files['val' if self.split in ('val', 'test') else 'train']
         # absolute: CustomDataset joins them to this split's (absent) folder
         samples = [(osp.abspath(osp.join(source, name, relative)), index)
@@ -226,6 +234,9 @@ class Fruit30(CustomDataset):
             logger.warning(f'Fruit30: {warning}')
         if plan.hidden:
             logger.info(f'Fruit30: {source}: {describe_hidden(plan.hidden)}')
+        if kept:
+            (logger.warning if kept[1] else logger.info)(
+                f'Fruit30: {kept[0]}')
         return samples
 
     def _find_samples(self) -> List[Tuple[str, int]]:

@@ -15,6 +15,8 @@ every place follow the value the user changed:
   also sizes the head, the data preprocessor and the evaluator's top-k.
 * ``max_epochs``: scheduler ``end``/``T_max`` written as the file's
   ``max_epochs`` follow the run's.
+* ``holdout`` splits are recorded in the work dir, so later runs there keep
+  their images in the same split.
 """
 import copy
 import functools
@@ -335,6 +337,25 @@ def follow_max_epochs(cfg: Config, written: Optional[Config]) -> List[str]:
             f'({", ".join(sorted(set(moved)))})']
 
 
+def record_holdout(cfg: Config) -> None:
+    """Point every on-the-fly val split at its work dir's record.
+
+    See :mod:`fruit_ext.datasets.holdout_record`: photos added between runs
+    of one work dir do not move already used images across the split.
+
+    Args:
+        cfg: The config in use; changed in place.
+    """
+    from fruit_ext.datasets.holdout_record import RECORD_NAME
+    if not cfg.get('work_dir'):
+        return
+    record = osp.join(osp.abspath(cfg['work_dir']), RECORD_NAME)
+    for dataset in datasets_of(cfg).values():
+        holdout = dataset.get('holdout')
+        if isinstance(holdout, dict) and 'record' not in holdout:
+            dataset['holdout'] = dict(holdout, record=record)
+
+
 def resolve_config(cfg: Config) -> List[str]:
     """Apply every once-given setting in place; see the module docstring.
 
@@ -350,4 +371,5 @@ def resolve_config(cfg: Config) -> List[str]:
         lines += sync_dataset_key(cfg, written, key)
     lines += resolve_classes(cfg)
     lines += follow_max_epochs(cfg, written)
+    record_holdout(cfg)
     return lines
