@@ -67,6 +67,7 @@ def test_other_settings_replace_the_record_with_a_warning(tmp_path):
     assert val == split_files(root, 'val', seed=1)
     assert 'made with other settings (seed 0)' in (tmp_path / 'log').read_text()
     assert json.loads(record.read_text())['seed'] == 1
+    assert json.loads(Path(f'{record}.previous').read_text())['seed'] == 0
     # a config taken to where its work dir does not exist: nothing written
     gone = tmp_path / 'gone' / RECORD_NAME
     assert split_files(root, 'val', record=str(gone)) == \

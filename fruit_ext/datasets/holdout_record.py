@@ -6,7 +6,7 @@ could then validate on images it had trained on. FruitRunner records the
 split of a work dir in ``{work_dir}/holdout_split.json`` at its first start;
 later starts keep each recorded image in its split and place only new images
 by the rules. Made with other settings (source, ratio, seed), the record is
-replaced, with a warning.
+replaced (the old one kept as ``.previous``), with a warning.
 """
 import json
 import os
@@ -89,12 +89,16 @@ def keep_recorded(plan: SplitPlan, record: str, ratio: float,
         return plan, (f'val split kept from {record}: {new} new image(s) '
                       f'placed by the rules, {moved} image(s) kept in the '
                       'split they had before'), False
-    _write(record, key, plan)
     if old is None:
+        _write(record, key, plan)
         return plan, f'val split recorded in {record}', False
+    if is_main_process():
+        os.replace(record, f'{record}.previous')
+    _write(record, key, plan)
     return plan, (
         f'{record} was made with other settings ('
         + ', '.join(f'{k} {old.get(k)!r}' for k in key if old.get(k) !=
                     key[k])
-        + '); replaced by the split of this run. A resumed run may now '
-        'validate on images it trained on.'), True
+        + f'); replaced by the split of this run (the old one is now '
+        f'{record}.previous). A resumed run may now validate on images it '
+        'trained on.'), True
