@@ -26,7 +26,7 @@ import copy
 import math
 from typing import Dict, List, Optional
 
-from mmengine.dist import broadcast_object_list
+from mmengine.dist import barrier, broadcast_object_list
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.base_loop import BaseLoop
@@ -115,7 +115,11 @@ class FruitRunner(Runner):
         self._mode = 'train'
         try:
             self.dump_config()
-            return super().train()
+            model = super().train()
+            # ranks leave together: a rank that exited while rank 0 still
+            # wrote its last checkpoints aborted now and then (gloo, SIGABRT)
+            barrier()
+            return model
         finally:
             if lock is not None:
                 lock.release()
